@@ -1,0 +1,185 @@
+"""The ``bocage`` command: init, serve, worker, migrate, demo.
+
+Every refusal is one line on standard error and a non-zero exit status; a
+traceback means a bug, never bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from node.config import Config, ConfigError, load_config, render_config
+from node.identity import create_keys
+from node.logs import configure_logging
+from protocol.errors import BocageError
+from storage.database import Database, redact_url
+from storage.migrate import migrate as run_migrations
+
+CONFIG_OPTION = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="BOCAGE_CONFIG",
+    default="bocage.toml",
+    show_default=True,
+    help="Configuration file (or $BOCAGE_CONFIG).",
+)
+
+
+def _load(config_path: Path) -> Config:
+    config = load_config(config_path)
+    configure_logging(config.log.level, config.log.format)
+    return config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bocage")
+def cli() -> None:
+    """Bocage: a federated node for open data, service offers and self-governance."""
+
+
+@cli.command()
+@click.argument("domain")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Where to write bocage.toml, keys/ and data/.",
+)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--name", default="", help="Display name of the node's actor.")
+@click.option(
+    "--database",
+    "database_url",
+    default="sqlite:///data/bocage.sqlite",
+    show_default=True,
+    help="sqlite:///PATH or postgresql://USER@HOST/DB.",
+)
+@click.option(
+    "--allow-private-host",
+    "allow_private",
+    multiple=True,
+    help="A private or loopback host this node may federate with (repeatable).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing bocage.toml.")
+def init(
+    domain: str,
+    directory: Path,
+    port: int,
+    name: str,
+    database_url: str,
+    allow_private: tuple[str, ...],
+    force: bool,
+) -> None:
+    """Create a node for DOMAIN: configuration, key pairs and database."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config_file = directory / "bocage.toml"
+    if config_file.exists() and not force:
+        raise ConfigError("", f"{config_file} exists; pass --force to overwrite it")
+    config_file.write_text(
+        render_config(
+            domain=domain,
+            database_url=database_url,
+            port=port,
+            name=name,
+            allow_private_hosts=list(allow_private),
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(config_file, environ={}, check_files=False)
+    for key_file in (config.rsa_key_path, config.ed25519_key_path):
+        if key_file.exists():
+            if not force:
+                raise ConfigError("keys", f"{key_file} exists; pass --force")
+            key_file.unlink()
+    create_keys(config)
+    asyncio.run(_migrate(config))
+    click.echo(f"Created {config_file} for {config.origin}")
+    click.echo(f"  keys:     {config.rsa_key_path.parent}")
+    click.echo(f"  database: {redact_url(config.database.url)}")
+    click.echo(f"Start it with: bocage serve -c {config_file}")
+
+
+async def _migrate(config: Config) -> tuple[str | None, str]:
+    db = Database(config.database.url)
+    try:
+        return await run_migrations(db)
+    finally:
+        await db.close()
+
+
+@cli.command()
+@CONFIG_OPTION
+def migrate(config_path: Path) -> None:
+    """Bring the database schema up to date."""
+    config = _load(config_path)
+    before, after = asyncio.run(_migrate(config))
+    if before == after:
+        click.echo(f"Database already at revision {after}.")
+    else:
+        click.echo(f"Database migrated from {before or 'empty'} to {after}.")
+
+
+@cli.command()
+@CONFIG_OPTION
+def serve(config_path: Path) -> None:
+    """Run the node's web server (and its in-process worker, if configured)."""
+    from node.server import serve as run_server  # noqa: PLC0415 - keeps --help fast
+
+    config = _load(config_path)
+    asyncio.run(run_server(config))
+
+
+@cli.command()
+@CONFIG_OPTION
+@click.option("--concurrency", type=int, default=None, help="Jobs run at once.")
+def worker(config_path: Path, concurrency: int | None) -> None:
+    """Run jobs (deliveries, fetches, inbox processing) in this process."""
+    from node.server import work  # noqa: PLC0415 - keeps --help fast
+
+    config = _load(config_path)
+    asyncio.run(work(config, concurrency=concurrency))
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="demo-data",
+    show_default=True,
+    help="Where the demo keeps its nodes (reused between runs).",
+)
+@click.option("--base-port", type=int, default=8001, show_default=True)
+def demo(directory: Path, base_port: int) -> None:
+    """Start a demonstration federation on this machine (SQLite, loopback)."""
+    from node.demo import run_demo  # noqa: PLC0415 - keeps --help fast
+
+    configure_logging("WARNING", "text")
+    asyncio.run(run_demo(directory, base_port))
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning our errors into one line each."""
+    try:
+        status = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BocageError as exc:
+        click.echo(f"bocage: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    if isinstance(status, int):
+        sys.exit(status)

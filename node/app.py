@@ -15,16 +15,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from node.activitypub import setup_routes
+from node.appkeys import NODE, RUNNER
 from node.config import Config
-from node.services import Node, open_node, schedule_maintenance
+from node.services import open_node, schedule_maintenance
 from protocol.errors import BocageError, ProtocolError
 from storage.database import StorageError
-from storage.worker import JobRunner
 
 log = logging.getLogger("bocage.node")
-
-NODE = web.AppKey("node", Node)
-RUNNER = web.AppKey("runner", JobRunner)
 
 Setup = Callable[[web.Application], AsyncIterator[None]]
 
@@ -106,6 +104,7 @@ def create_app(config: Config, *, setups: list[Setup] | None = None) -> web.Appl
         middlewares=[error_middleware],
     )
     app.router.add_get("/healthz", healthz)
+    setup_routes(app)
     app.cleanup_ctx.append(_lifecycle(config))
     for setup in setups or []:
         app.cleanup_ctx.append(setup)

@@ -80,6 +80,12 @@ class FederationSection(_Section):
     allow_private_hosts: list[str] = msgspec.field(default_factory=list)
     deliver_in_process: bool = True
     blocked_domains: list[str] = msgspec.field(default_factory=list)
+    # "name=address" pairs resolved without DNS (test domains, staging).
+    resolve_overrides: list[str] = msgspec.field(default_factory=list)
+    fetch_timeout: float = 10.0
+
+    def overrides(self) -> dict[str, str]:
+        return dict(item.split("=", 1) for item in self.resolve_overrides)
 
 
 class WorkerSection(_Section):
@@ -257,6 +263,20 @@ def _validate(config: Config, base_dir: Path, *, check_files: bool) -> Config:
                 f"federation.allow_private_hosts[{index}]",
                 f"{host!r} is not a host name or address",
             )
+
+    for index, item in enumerate(config.federation.resolve_overrides):
+        name, sep, address = item.partition("=")
+        if not sep or not _HOST_RE.match(name.lower()) or not _is_ip(address):
+            raise ConfigError(
+                f"federation.resolve_overrides[{index}]",
+                f"{item!r} is not name=address (e.g. brest.test=127.0.0.1)",
+            )
+    config.federation.blocked_domains = [
+        d.lower() for d in config.federation.blocked_domains
+    ]
+    config.federation.allow_private_hosts = [
+        h.lower() for h in config.federation.allow_private_hosts
+    ]
 
     config.keys.rsa_private = str(_resolve(base_dir, config.keys.rsa_private))
     config.keys.ed25519_private = str(_resolve(base_dir, config.keys.ed25519_private))

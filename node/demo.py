@@ -17,11 +17,15 @@ from pathlib import Path
 
 import click
 from aiohttp import web
+from sqlalchemy import func, select
 
 from node.app import create_app
+from node.appkeys import NODE
 from node.config import Config, load_config, render_config
 from node.identity import create_keys
-from node.server import _stop_on_signals, start_site
+from node.server import start_site, stop_on_signals
+from node.services import Node
+from storage.tables import follows, objects
 
 log = logging.getLogger("bocage.node.demo")
 
@@ -33,6 +37,7 @@ class DemoNode:
     actor_type: str
     username: str
     summary: str
+    posts: tuple[str, ...] = ()
 
 
 DEMO_NODES = (
@@ -42,6 +47,12 @@ DEMO_NODES = (
         "Organization",
         "metropole",
         "Open data and services of a metropolis of 210,000 people.",
+        (
+            "<p>Nouveau : les horaires temps réel du réseau de bus et de tramway "
+            "sont publiés en GTFS-RT, mis à jour toutes les 30 secondes.</p>",
+            "<p>La carte des 1 200 arceaux vélo de la métropole est ouverte "
+            "(licence ODbL). Signalez un arceau manquant en répondant ici.</p>",
+        ),
     ),
     DemoNode(
         "syndicat",
@@ -49,6 +60,10 @@ DEMO_NODES = (
         "Organization",
         "syndicat",
         "A public data syndicate pooling the data of the region's territories.",
+        (
+            "<p>Le catalogue régional rassemble désormais 14 territoires : "
+            "adresses, cadastre et qualité de l'air au même endroit.</p>",
+        ),
     ),
     DemoNode(
         "cooperative",
@@ -56,6 +71,10 @@ DEMO_NODES = (
         "Group",
         "cooperative",
         "A citizens' energy cooperative sharing production and consumption data.",
+        (
+            "<p>Production solaire de novembre : 41 MWh sur nos 23 toitures "
+            "citoyennes. Les courbes au pas horaire sont en accès libre.</p>",
+        ),
     ),
 )
 
@@ -98,10 +117,14 @@ async def run_demo(directory: Path, base_port: int) -> None:
     runners: list[web.AppRunner] = []
     stop = asyncio.Event()
     try:
+        apps = []
         for config in configs:
-            runners.append(await start_site(create_app(config), config))
+            app = create_app(config)
+            runners.append(await start_site(app, config))
+            apps.append(app)
+        await _befriend([app[NODE] for app in apps])
         _print_welcome(configs, directory)
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop):
             await stop.wait()
         click.echo("\nStopping the demo nodes…")
     finally:
@@ -111,18 +134,66 @@ async def run_demo(directory: Path, base_port: int) -> None:
     click.echo("Stopped. Their data stays in " + str(directory) + ".")
 
 
+async def _befriend(nodes: list[Node]) -> None:
+    """Each node follows the others and has something to show, on first run."""
+    for node, spec in zip(nodes, DEMO_NODES, strict=True):
+        outbox = node.federation.outbox
+        me = node.config.node.username
+        async with node.db.read() as conn:
+            followed = set(
+                (
+                    await conn.execute(
+                        select(follows.c.followee).where(
+                            follows.c.follower == node.federation.fed.actor_iri(me)
+                        )
+                    )
+                ).scalars()
+            )
+            published = (
+                await conn.execute(select(func.count()).select_from(objects))
+            ).scalar_one()
+        for other in nodes:
+            target = other.federation.fed.actor_iri(other.config.node.username)
+            if other is not node and target not in followed:
+                await outbox.follow(me, target)
+        if not published:
+            # Let the follows be accepted first, so the posts reach the peers.
+            await asyncio.sleep(1.0)
+            for post in spec.posts:
+                await outbox.create_note(me, post)
+
+
 def _print_welcome(configs: list[Config], directory: Path) -> None:
     click.echo("")
-    click.secho("Bocage demo federation is running", bold=True)
+    click.secho(
+        "Bocage demo federation is running: three nodes following each other", bold=True
+    )
     click.echo("")
     for config in configs:
+        actor = f"{config.origin}/actors/{config.node.username}"
         click.secho(f"  {config.node.name}", bold=True)
         click.echo(f"    address: {config.origin}/")
-        click.echo(f"    health:  {config.origin}/healthz")
+        click.echo(f"    actor:   {actor}")
+        click.echo(f"    handle:  @{config.node.username}@{config.node.domain}")
+    first, second = configs[0], configs[1]
+    actor = f"{first.origin}/actors/{first.node.username}"
+    as_json = "-H 'Accept: application/activity+json'"
     click.echo("")
     click.echo("Try:")
-    first = configs[0]
-    click.echo(f"  curl {first.origin}/healthz")
+    click.echo(f"  open {actor} in a browser")
+    click.echo(
+        f"  curl '{first.origin}/.well-known/webfinger?resource="
+        f"acct:{first.node.username}@{first.node.domain}'"
+    )
+    click.echo(f"  curl {as_json} {actor}")
+    click.echo(f"  curl {as_json} '{actor}/outbox?page=1'     # its publications")
+    click.echo(f"  curl {as_json} '{actor}/followers?page=1'  # the two other nodes")
+    click.echo(f"  curl {first.origin}/healthz                # database and job queue")
+    click.echo(
+        "  From another fediverse server on this machine, search for an actor URL "
+        "above and follow it."
+    )
+    click.echo(f"  (node 2 is {second.origin}/, node 3 is {configs[2].origin}/)")
     click.echo("")
     click.echo(f"Data is kept in {directory}/ (delete it to start afresh).")
     click.echo("Press Ctrl-C to stop all nodes.")

@@ -23,7 +23,7 @@ class ServeError(BocageError):
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
     """SIGINT and SIGTERM ask for a graceful stop instead of killing the loop."""
     loop = asyncio.get_running_loop()
     handled = (signal.SIGINT, signal.SIGTERM)
@@ -68,7 +68,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     log.info(
         "node %s listening on %s:%d", config.origin, config.http.host, config.http.port
     )
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         await stop.wait()
     log.info("shutting down")
     await runner.cleanup()
@@ -84,5 +84,5 @@ async def work(
     stop = stop or asyncio.Event()
     async with open_node(config) as node:
         runner = node.runner(concurrency=concurrency)
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop):
             await runner.run(stop)

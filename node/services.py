@@ -13,6 +13,9 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from federation.context import Federation
+from federation.http import HttpClient, HttpPolicy
+from federation.service import FederationService, default_actors
 from node.config import Config
 from node.identity import NodeKeys, load_keys
 from storage.database import Database, StorageError, redact_url
@@ -24,6 +27,7 @@ from storage.writer import GroupCommitWriter
 log = logging.getLogger("bocage.node")
 
 PRUNE_QUEUE = "maintenance.prune"
+VERSION = "0.1.0"
 
 
 @dataclass(eq=False)
@@ -35,12 +39,13 @@ class Node:
     jobs: SqlJobQueue
     writer: GroupCommitWriter
     keys: NodeKeys
+    federation: FederationService
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def runner(self, *, concurrency: int | None = None) -> JobRunner:
         """A job runner over this node's handlers, sized by the configuration."""
         worker = self.config.worker
-        return JobRunner(
+        runner = JobRunner(
             self.jobs,
             self.handlers,
             concurrency=concurrency or worker.concurrency,
@@ -48,6 +53,9 @@ class Node:
             lease_seconds=worker.lease_seconds,
             poll_interval=worker.poll_interval,
         )
+        # Local enqueues (publications, received activities) wake it at once.
+        self.federation.fed.wake_worker.append(runner.wake)
+        return runner
 
 
 @contextlib.asynccontextmanager
@@ -63,12 +71,45 @@ async def open_node(config: Config) -> AsyncIterator[Node]:
     log.info("database %s ready", redact_url(config.database.url))
     writer = GroupCommitWriter(db)
     writer.start()
-    node = Node(config, db, SqlJobQueue(db), writer, keys)
-    node.handlers[PRUNE_QUEUE] = _prune_handler(node)
+    jobs = SqlJobQueue(db)
+    client = HttpClient(
+        HttpPolicy(
+            allow_private_hosts=frozenset(config.federation.allow_private_hosts),
+            resolve_overrides=config.federation.overrides(),
+            timeout=config.federation.fetch_timeout,
+            user_agent=f"Bocage/{VERSION} (+{config.origin}/)",
+        )
+    )
+    fed = Federation(
+        origin=config.origin,
+        domain=config.node.domain,
+        db=db,
+        jobs=jobs,
+        writer=writer,
+        client=client,
+        rsa_key=keys.rsa,
+        ed25519_key=keys.ed25519,
+        node_username=config.node.username,
+        blocked_domains=frozenset(config.federation.blocked_domains),
+        software_version=VERSION,
+    )
+    service = FederationService(fed)
+    node = Node(config, db, jobs, writer, keys, service)
     try:
+        await service.ensure_actors(
+            default_actors(
+                config.node.username,
+                config.node.actor_type,
+                config.node.name,
+                config.node.summary,
+            )
+        )
+        node.handlers.update(service.handlers())
+        node.handlers[PRUNE_QUEUE] = _prune_handler(node)
         yield node
     finally:
         # Commit what was submitted before letting go of the database.
+        await client.close()
         await writer.close()
         await db.close()
 

@@ -17,13 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from protocol.errors import BocageError
+
+# Both dialects' Insert share the on_conflict_* API we use.
+Insert = postgresql.Insert | sqlite.Insert
 
 log = logging.getLogger("bocage.storage")
 
@@ -138,6 +142,12 @@ class Database:
             raise StorageError(
                 f"database read failed: {exc.__class__.__name__}"
             ) from exc
+
+    def insert(self, table: Table) -> Insert:
+        """An INSERT with this dialect's ``on_conflict_do_*`` (upserts, dedupe)."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     async def ping(self) -> None:
         """Raise :class:`StorageError` unless the database answers."""

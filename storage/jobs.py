@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
@@ -95,9 +94,6 @@ class SqlJobQueue:
     def __init__(self, db: Database, *, clock: Any = time.time) -> None:
         self.db = db
         self._clock = clock
-        self._insert = (
-            postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-        )
 
     async def enqueue(
         self,
@@ -137,7 +133,7 @@ class SqlJobQueue:
         # RETURNING gives an exact count on both drivers, where executemany row
         # counts do not; SQLAlchemy batches it into multi-row INSERTs.
         stmt = (
-            self._insert(jobs)
+            self.db.insert(jobs)
             .on_conflict_do_nothing(index_elements=["queue", "dedupe_key"])
             .returning(jobs.c.id)
         )

@@ -9,8 +9,10 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -18,7 +20,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -66,4 +70,131 @@ jobs = Table(
         postgresql_where=text("state = 'running'"),
         sqlite_where=text("state = 'running'"),
     ),
+)
+
+# --- federation -------------------------------------------------------------
+
+# Our own actors.  Their keys are the node's (config [keys]); each actor
+# publishes them under its own key ids.
+local_actors = Table(
+    "local_actors",
+    metadata,
+    Column("username", String(128), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("summary", Text, nullable=False, server_default=""),
+    Column("manually_approves", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Float, nullable=False),
+)
+
+# Peers' actors as last fetched, with an expiry for the cache.
+remote_actors = Table(
+    "remote_actors",
+    metadata,
+    Column("id", String(2048), primary_key=True),
+    Column("host", String(255), nullable=False, index=True),
+    Column("inbox", String(2048), nullable=False),
+    Column("shared_inbox", String(2048), nullable=True),
+    Column("preferred_username", String(255), nullable=True),
+    Column("document", Json, nullable=False),
+    Column("fetched_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+# Public keys of peers, by key id; owner is the actor that lists them.
+remote_keys = Table(
+    "remote_keys",
+    metadata,
+    Column("key_id", String(2048), primary_key=True),
+    Column(
+        "actor_id",
+        String(2048),
+        ForeignKey("remote_actors.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("public_pem", Text, nullable=False),
+    Column("source", String(32), nullable=False),
+)
+
+# Follow relations in both directions: a follower or a followee is local when
+# its IRI is on our origin.  state: pending, accepted, rejected.
+follows = Table(
+    "follows",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("follower", String(2048), nullable=False),
+    Column("followee", String(2048), nullable=False),
+    Column("activity_id", String(2048), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("follower", "followee"),
+    Index("ix_follows_followee_state", "followee", "state"),
+)
+
+# What our actors published, in order: the outbox.  Objects are kept with
+# the activity; a deleted object leaves a tombstone (deleted_at).
+activities = Table(
+    "activities",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(2048), nullable=False, unique=True),
+    Column("actor", String(128), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("object_id", String(2048), nullable=True, index=True),
+    Column("document", Json, nullable=False),
+    Column("published_at", Float, nullable=False),
+    Column("public", Boolean, nullable=False, server_default=true()),
+    Index("ix_activities_actor_seq", "actor", "seq"),
+)
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("id", String(2048), primary_key=True),
+    Column("actor", String(128), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("document", Json, nullable=False),
+    Column("published_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("deleted_at", Float, nullable=True),
+)
+
+# Activities received, deduplicated by id; processed by the "inbox" jobs.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(2048), nullable=False, unique=True),
+    Column("actor", String(2048), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("recipient", String(128), nullable=True),
+    Column("document", Json, nullable=False),
+    Column("received_at", Float, nullable=False),
+)
+
+# Objects our actors received from peers (Notes, Articles…), kept as sent.
+remote_objects = Table(
+    "remote_objects",
+    metadata,
+    Column("id", String(2048), primary_key=True),
+    Column("actor", String(2048), nullable=False, index=True),
+    Column("type", String(32), nullable=False),
+    Column("document", Json, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# What we know of each peer host: the signature scheme it accepts, and the
+# circuit breaker (consecutive failures, paused until).
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("scheme", String(32), nullable=True),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("paused_until", Float, nullable=True),
+    Column("last_success_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
 )

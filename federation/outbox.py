@@ -1,0 +1,285 @@
+"""Publishing: store an activity in the outbox and queue its deliveries, atomically.
+
+One activity to the followers of an actor becomes one delivery job per
+distinct inbox, shared inboxes first (DESIGN.md, "Storage and scale"): 10,000
+followers on 1,000 servers are 1,000 requests.  The activity, its object and
+its delivery jobs are committed together, so a crash never leaves a
+publication half-sent: either the jobs exist and the workers will send them,
+or nothing was published.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from federation.context import DELIVER_QUEUE, Federation
+from federation.resolver import ActorResolver
+from protocol.jsonld import first_id
+from storage.jobs import NewJob
+from storage.tables import activities, follows, objects, remote_actors
+
+log = logging.getLogger("bocage.federation.outbox")
+
+AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+
+
+def _now_iso(moment: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+async def follower_inboxes(conn: AsyncConnection, followee: str) -> list[str]:
+    """Distinct delivery inboxes of an actor's accepted followers."""
+    inbox = func.coalesce(remote_actors.c.shared_inbox, remote_actors.c.inbox)
+    stmt = (
+        select(inbox)
+        .select_from(
+            follows.join(remote_actors, remote_actors.c.id == follows.c.follower)
+        )
+        .where(follows.c.followee == followee, follows.c.state == "accepted")
+        .distinct()
+    )
+    return [row[0] for row in await conn.execute(stmt)]
+
+
+class Outbox:
+    """Publishes our actors' activities."""
+
+    def __init__(self, fed: Federation, resolver: ActorResolver) -> None:
+        self.fed = fed
+        self.resolver = resolver
+
+    async def publish(
+        self,
+        username: str,
+        activity_type: str,
+        obj: dict[str, Any] | str,
+        *,
+        to: Sequence[str] = (PUBLIC,),
+        cc: Sequence[str] | None = None,
+        to_followers: bool = True,
+        inboxes: Iterable[str] = (),
+        store_object: bool = False,
+    ) -> dict[str, Any]:
+        """Build, store and queue for delivery one activity of ``username``.
+
+        ``to_followers`` sends it to every accepted follower's inbox;
+        ``inboxes`` adds explicit ones (a Follow goes to its target only).
+        ``store_object`` keeps ``obj`` as one of ours, dereferenceable at its id.
+        """
+        actor = self.fed.actor_iri(username)
+        now = time.time()
+        followers = f"{actor}/followers"
+        activity: dict[str, Any] = {
+            "@context": AS_CONTEXT,
+            "id": self.fed.new_id("activities"),
+            "type": activity_type,
+            "actor": actor,
+            "object": obj,
+            "published": _now_iso(now),
+            "to": list(to),
+        }
+        if cc is None:
+            cc = [followers] if to_followers else []
+        if cc:
+            activity["cc"] = list(cc)
+        object_id = first_id(obj)
+        explicit = list(dict.fromkeys(inboxes))
+
+        async def write(conn: AsyncConnection) -> int:
+            await conn.execute(
+                activities.insert().values(
+                    id=activity["id"],
+                    actor=username,
+                    type=activity_type,
+                    object_id=object_id,
+                    document=activity,
+                    published_at=now,
+                    public=PUBLIC in activity["to"] or PUBLIC in activity.get("cc", []),
+                )
+            )
+            if store_object and isinstance(obj, dict):
+                await conn.execute(
+                    objects.insert().values(
+                        id=obj["id"],
+                        actor=username,
+                        type=str(obj.get("type", "Object")),
+                        document=obj,
+                        published_at=now,
+                        updated_at=now,
+                    )
+                )
+            targets = list(explicit)
+            if to_followers:
+                targets += await follower_inboxes(conn, actor)
+            return await self._queue(conn, activity["id"], username, targets)
+
+        queued = await self.fed.writer.submit(write)
+        log.info("published %s %s to %d inboxes", activity_type, activity["id"], queued)
+        self._wake()
+        return activity
+
+    async def _queue(
+        self, conn: AsyncConnection, activity_id: str, username: str, targets: list[str]
+    ) -> int:
+        unique = [t for t in dict.fromkeys(targets) if not self.fed.is_local(t)]
+        jobs = [
+            NewJob(
+                DELIVER_QUEUE,
+                {"activity": activity_id, "inbox": inbox, "actor": username},
+                dedupe_key=f"{activity_id} {inbox}",
+                partition_key=urlsplit(inbox).netloc.lower(),
+            )
+            for inbox in unique
+        ]
+        return await self.fed.jobs.enqueue_many(jobs, conn=conn)
+
+    def _wake(self) -> None:
+        for wake in self.fed.wake_worker:
+            if callable(wake):
+                wake()
+
+    # --- the activities a node sends ----------------------------------------
+
+    async def create_note(
+        self, username: str, content: str, *, summary: str | None = None
+    ) -> dict[str, Any]:
+        """Publish a public Note (what Mastodon shows in full)."""
+        actor = self.fed.actor_iri(username)
+        note: dict[str, Any] = {
+            "id": self.fed.new_id("objects"),
+            "type": "Note",
+            "attributedTo": actor,
+            "content": content,
+            "published": _now_iso(time.time()),
+            "to": [PUBLIC],
+            "cc": [f"{actor}/followers"],
+        }
+        if summary:
+            note["summary"] = summary
+        note["url"] = note["id"]
+        return await self.publish(username, "Create", note, store_object=True)
+
+    async def follow(self, username: str, target: str) -> dict[str, Any]:
+        """Ask to follow a peer's actor; the relation stays pending until Accept."""
+        remote = await self.resolver.get(target)
+        follower = self.fed.actor_iri(username)
+        activity = await self.publish(
+            username,
+            "Follow",
+            remote.id,
+            to=[remote.id],
+            cc=[],
+            to_followers=False,
+            inboxes=[remote.inbox],
+        )
+        now = time.time()
+        values = {"activity_id": activity["id"], "state": "pending", "updated_at": now}
+
+        async def save(conn: AsyncConnection) -> None:
+            stmt = self.fed.db.insert(follows).values(
+                follower=follower, followee=remote.id, created_at=now, **values
+            )
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["follower", "followee"], set_=values
+                )
+            )
+
+        await self.fed.writer.submit(save)
+        return activity
+
+    async def unfollow(self, username: str, target: str) -> dict[str, Any] | None:
+        """Undo our Follow of ``target``; None if we did not follow it."""
+        follower = self.fed.actor_iri(username)
+        async with self.fed.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(follows.c.activity_id).where(
+                        follows.c.follower == follower, follows.c.followee == target
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        remote = await self.resolver.get(target)
+        undo = await self.publish(
+            username,
+            "Undo",
+            {
+                "id": row.activity_id,
+                "type": "Follow",
+                "actor": follower,
+                "object": target,
+            },
+            to=[target],
+            cc=[],
+            to_followers=False,
+            inboxes=[remote.inbox],
+        )
+
+        async def drop(conn: AsyncConnection) -> None:
+            await conn.execute(
+                follows.delete().where(
+                    follows.c.follower == follower, follows.c.followee == target
+                )
+            )
+
+        await self.fed.writer.submit(drop)
+        return undo
+
+    async def update_object(self, username: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Replace one of our objects and send Update with a newer ``updated``."""
+        now = time.time()
+        obj = {**obj, "updated": _now_iso(now)}
+
+        async def save(conn: AsyncConnection) -> None:
+            await conn.execute(
+                update(objects)
+                .where(objects.c.id == obj["id"], objects.c.deleted_at.is_(None))
+                .values(document=obj, updated_at=now)
+            )
+
+        await self.fed.writer.submit(save)
+        return await self.publish(username, "Update", obj)
+
+    async def delete_object(self, username: str, object_id: str) -> dict[str, Any]:
+        """Tombstone one of our objects (it then answers 410) and send Delete."""
+        now = time.time()
+        tombstone = {
+            "id": object_id,
+            "type": "Tombstone",
+            "deleted": _now_iso(now),
+        }
+
+        async def save(conn: AsyncConnection) -> None:
+            await conn.execute(
+                update(objects)
+                .where(and_(objects.c.id == object_id, objects.c.actor == username))
+                .values(deleted_at=now, updated_at=now)
+            )
+
+        await self.fed.writer.submit(save)
+        return await self.publish(username, "Delete", tombstone)
+
+    async def accept_follow(
+        self, username: str, follow: dict[str, Any], follower: str, *, accept: bool
+    ) -> dict[str, Any]:
+        """Answer a Follow with Accept or Reject, the Follow embedded as object."""
+        remote = await self.resolver.get(follower)
+        return await self.publish(
+            username,
+            "Accept" if accept else "Reject",
+            follow,
+            to=[follower],
+            cc=[],
+            to_followers=False,
+            inboxes=[remote.inbox],
+        )

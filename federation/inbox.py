@@ -80,6 +80,10 @@ class Inbox:
         self.resolver = resolver
         self.local_users = local_users
         self.received = 0
+        # A failed signature refetches the actor (its key may have rotated),
+        # but not more often than this: forged requests must not make us
+        # hammer the actor's server with fetches.
+        self.refetch_after = 30.0
 
     async def receive(
         self,
@@ -202,7 +206,7 @@ class Inbox:
             and result.code in (FailureCode.BAD_SIGNATURE, FailureCode.KEY_MISMATCH)
             and not refreshed
             and actor is not None
-            and actor.fetched_at < time.time() - 60
+            and actor.fetched_at < time.time() - self.refetch_after
         ):
             # Mastodon refetches the key once when a signature fails.
             refreshed = True

@@ -93,8 +93,11 @@ class ActorResolver:
         """GET a document signed by our instance actor, in the scheme the host takes.
 
         An unknown host is tried with each scheme in turn; the one it accepts
-        is remembered.  Fetches to a paused host are not refused: a fetch is
-        what tells us that it is back.
+        after refusing the other is remembered.  A GET that succeeds at once
+        teaches nothing: many servers (Fedify 2.3.6 among them) serve actors
+        whatever the signature, then refuse that scheme on their inbox.
+        Fetches to a paused host are not refused: a fetch is what tells us
+        that it is back.
         """
         host = urlsplit(url).netloc.lower()
         state = await self.hosts.get(host)
@@ -108,7 +111,7 @@ class ActorResolver:
                 if exc.status in (401, 403) and state.scheme is None:
                     continue  # maybe this host wants the other scheme
                 raise
-            if state.scheme != scheme:
+            if last is not None:
                 await self.hosts.succeeded(host, scheme)
             return document
         assert last is not None

@@ -104,7 +104,7 @@ class FakePeer:
         )
 
     async def _inbox(self, request: web.Request) -> web.Response:
-        self.received.append(await request.json(content_type=None))
+        self.received.append(orjson.loads(await request.read()))
         return web.Response(status=202)
 
     async def start(self) -> None:

@@ -7,8 +7,11 @@ traceback means a bug, never bad input.
 from __future__ import annotations
 
 import asyncio
+import html
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +21,14 @@ from node.logs import configure_logging
 from protocol.errors import BocageError
 from storage.database import Database, redact_url
 from storage.migrate import migrate as run_migrations
+
+if TYPE_CHECKING:
+    from node.services import Node
+
+
+class UsageError(BocageError):
+    """The command cannot do what was asked (nothing to undo, no such actor)."""
+
 
 CONFIG_OPTION = click.option(
     "-c",
@@ -31,9 +42,11 @@ CONFIG_OPTION = click.option(
 )
 
 
-def _load(config_path: Path) -> Config:
+def _load(config_path: Path, *, one_shot: bool = False) -> Config:
     config = load_config(config_path)
-    configure_logging(config.log.level, config.log.format)
+    # A one-shot command prints its outcome; routine INFO lines would be noise.
+    level = "WARNING" if one_shot and config.log.level == "INFO" else config.log.level
+    configure_logging(level, config.log.format)
     return config
 
 
@@ -164,6 +177,111 @@ def demo(directory: Path, base_port: int) -> None:
 
     configure_logging("WARNING", "text")
     asyncio.run(run_demo(directory, base_port))
+
+
+def _with_node(config_path: Path, action: Callable[[Node], Awaitable[str]]) -> None:
+    """Open the node in this process, run one operation, print its outcome."""
+    from node.services import open_node  # noqa: PLC0415 - keeps --help fast
+
+    config = _load(config_path, one_shot=True)
+
+    async def run() -> str:
+        async with open_node(config) as node:
+            return await action(node)
+
+    click.echo(asyncio.run(run()))
+
+
+_DELIVERY_NOTE = "a running `bocage serve` or `bocage worker` delivers it"
+
+
+@cli.command()
+@CONFIG_OPTION
+@click.argument("actor_url")
+@click.option("--as", "username", default=None, help="Our actor (default: the node).")
+def follow(config_path: Path, actor_url: str, username: str | None) -> None:
+    """Follow a peer's actor (a Bocage node, a Mastodon account…) by its URL."""
+
+    async def action(node: Node) -> str:
+        who = username or node.config.node.username
+        await node.federation.outbox.follow(who, actor_url)
+        return f"Follow of {actor_url} queued; {_DELIVERY_NOTE}."
+
+    _with_node(config_path, action)
+
+
+@cli.command()
+@CONFIG_OPTION
+@click.argument("actor_url")
+@click.option("--as", "username", default=None, help="Our actor (default: the node).")
+def unfollow(config_path: Path, actor_url: str, username: str | None) -> None:
+    """Stop following a peer's actor."""
+
+    async def action(node: Node) -> str:
+        who = username or node.config.node.username
+        undone = await node.federation.outbox.unfollow(who, actor_url)
+        if undone is None:
+            raise UsageError(f"{who} does not follow {actor_url}")
+        return f"Undo of the follow queued; {_DELIVERY_NOTE}."
+
+    _with_node(config_path, action)
+
+
+@cli.command()
+@CONFIG_OPTION
+@click.argument("text")
+@click.option("--as", "username", default=None, help="Our actor (default: the node).")
+def post(config_path: Path, text: str, username: str | None) -> None:
+    """Publish a short public note to the followers of one of our actors."""
+
+    async def action(node: Node) -> str:
+        who = username or node.config.node.username
+        paragraphs = "".join(
+            f"<p>{html.escape(part)}</p>" for part in text.split("\n\n") if part
+        )
+        activity = await node.federation.outbox.create_note(who, paragraphs)
+        return f"Published {activity['object']['id']}; {_DELIVERY_NOTE}."
+
+    _with_node(config_path, action)
+
+
+@cli.command()
+@CONFIG_OPTION
+@click.argument("follower_url")
+@click.option("--reject", is_flag=True, help="Refuse instead of accepting.")
+@click.option("--as", "username", default=None, help="Our actor (default: the node).")
+def approve(
+    config_path: Path, follower_url: str, reject: bool, username: str | None
+) -> None:
+    """Answer a pending follow request (for actors that approve by hand)."""
+
+    async def action(node: Node) -> str:
+        who = username or node.config.node.username
+        done = await node.federation.processor.decide_follow(
+            who, follower_url, accept=not reject
+        )
+        if not done:
+            raise UsageError(f"no pending follow of {who} by {follower_url}")
+        return f"{'Rejected' if reject else 'Accepted'} {follower_url}."
+
+    _with_node(config_path, action)
+
+
+@cli.command("manual-approval")
+@CONFIG_OPTION
+@click.argument("setting", type=click.Choice(["on", "off"]))
+@click.option("--as", "username", default=None, help="Our actor (default: the node).")
+def manual_approval(config_path: Path, setting: str, username: str | None) -> None:
+    """Approve new followers by hand (on) or automatically (off)."""
+
+    async def action(node: Node) -> str:
+        who = username or node.config.node.username
+        if who not in node.federation.local_users:
+            raise UsageError(f"no actor {who!r} on this node")
+        await node.federation.set_manual_approval(who, setting == "on")
+        return f"Manual approval of followers is {setting} for {who}."
+
+    _with_node(config_path, action)
 
 
 def main() -> None:

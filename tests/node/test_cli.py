@@ -69,3 +69,25 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"bocage: error: cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_operator_commands(tmp_path: Path) -> None:
+    assert run_cli("init", "a.test", "--dir", str(tmp_path)).returncode == 0
+    conf = str(tmp_path / "bocage.toml")
+
+    posted = run_cli("post", "-c", conf, "Hello\n\nfrom the CLI")
+    assert posted.returncode == 0, posted.stderr
+    assert posted.stdout.startswith("Published https://a.test/objects/")
+
+    unreachable = run_cli("follow", "-c", conf, "https://127.0.0.1:1/actors/x")
+    assert unreachable.returncode == 2
+    assert unreachable.stderr.startswith("bocage: error: https://127.0.0.1:1/actors/x")
+    assert "Traceback" not in unreachable.stderr
+
+    nothing = run_cli("approve", "-c", conf, "https://b.test/actors/y")
+    assert nothing.returncode == 2
+    assert "no pending follow of node by https://b.test/actors/y" in nothing.stderr
+
+    manual = run_cli("manual-approval", "-c", conf, "on")
+    assert manual.returncode == 0
+    assert "on for node" in manual.stdout

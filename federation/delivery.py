@@ -126,8 +126,10 @@ class Deliverer:
                     await self.hosts.succeeded(host, scheme)
                     self.sent += 1
                     return
-                unknown_scheme = state.scheme is None and index + 1 < len(schemes)
-                if status in (401, 403) and unknown_scheme:
+                # Refused: maybe the host never took this scheme, or stopped
+                # taking it (a remembered choice can go stale). Try the other
+                # once; whichever works is remembered.
+                if status in (401, 403) and index + 1 < len(schemes):
                     continue
                 break
         reason = f"{inbox} answered {status}"

@@ -102,17 +102,20 @@ class ActorResolver:
         host = urlsplit(url).netloc.lower()
         state = await self.hosts.get(host)
         last: FetchError | None = None
-        for scheme in self.hosts.schemes_for(state):
+        schemes = self.hosts.schemes_for(state)
+        for index, scheme in enumerate(schemes):
             signer = signer_for(self.fed, INSTANCE_USERNAME, scheme)
             try:
                 document = await self.fed.client.get_document(url, signer=signer)
             except FetchError as exc:
                 last = exc
-                if exc.status in (401, 403) and state.scheme is None:
-                    continue  # maybe this host wants the other scheme
+                if exc.status in (401, 403) and index + 1 < len(schemes):
+                    continue  # the host wants the other scheme, or stopped taking ours
                 raise
             if last is not None:
                 await self.hosts.succeeded(host, scheme)
+            elif state.failures:
+                await self.hosts.succeeded(host)
             return document
         assert last is not None
         raise last

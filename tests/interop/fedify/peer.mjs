@@ -673,7 +673,7 @@ const control = {
     const published = Temporal.Now.instant();
     const note = ownObject(ctx, Note, "notes", (id) => ({
       id,
-      attributedTo: actorUri,
+      attribution: actorUri,
       content: body.content,
       to: PUBLIC_COLLECTION,
       cc: followersUri,

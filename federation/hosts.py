@@ -55,9 +55,28 @@ class HostBook:
         self.writer = writer
         self._clock = clock
         self._states: dict[str, HostState] = {}
+        self._loaded = False
+
+    async def load(self) -> None:
+        """Read every known host at once (one query, instead of one per host)."""
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(hosts))).all()
+        for row in rows:
+            self._states.setdefault(
+                row.host,
+                HostState(
+                    row.scheme, row.failures, row.paused_until, row.last_success_at
+                ),
+            )
+        self._loaded = True
 
     async def get(self, host: str) -> HostState:
         state = self._states.get(host)
+        if state is None and self._loaded:
+            # Unknown when we loaded: new to us.  Another process may have
+            # learnt its scheme since; at worst we find it out again.
+            state = HostState()
+            self._states[host] = state
         if state is None:
             async with self.db.read() as conn:
                 row = (
@@ -135,4 +154,6 @@ class HostBook:
                 stmt.on_conflict_do_update(index_elements=["host"], set_=values)
             )
 
-        await self.writer.submit(upsert)
+        # Nobody waits for this: it is what we learnt, kept for next time and
+        # for other processes; delivering must not wait on a commit for it.
+        self.writer.submit_later(upsert)

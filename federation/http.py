@@ -219,9 +219,7 @@ class HttpClient:
                             raise FetchError(url, "redirect without Location", 502)
                         url = urljoin(url, location)
                         continue
-                    data = await response.content.read(self.policy.max_body_bytes + 1)
-                    if len(data) > self.policy.max_body_bytes:
-                        raise FetchError(url, "response body over the size cap")
+                    data = await self._read_capped(url, response)
                     log.info("%s %s -> %d", method, url, response.status)
                     return Response(url, response.status, dict(response.headers), data)
             except TimeoutError:
@@ -236,6 +234,21 @@ class HttpClient:
                     raise
                 raise FetchError(url, f"connection failed: {exc}") from None
         raise FetchError(url, f"more than {self.policy.max_redirects} redirects")
+
+    async def _read_capped(self, url: str, response: aiohttp.ClientResponse) -> bytes:
+        """The whole body, or FetchError as soon as it passes the cap.
+
+        (``StreamReader.read(n)`` returns what is buffered, not n bytes.)
+        """
+        cap = self.policy.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > cap:
+                raise FetchError(url, "response body over the size cap")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def get_document(
         self, url: str, *, signer: Signer | None = None

@@ -8,6 +8,7 @@ is the actor, and lookups go through the actor, never through the key URL.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -77,6 +78,7 @@ class ActorResolver:
         self.ttl = ttl
         self._clock = clock
         self._memory: OrderedDict[str, KnownActor] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[KnownActor]] = {}
 
     async def get(self, actor_id: str, *, refresh: bool = False) -> KnownActor:
         """The actor, fetched again when ``refresh`` or when the cache expired."""
@@ -86,6 +88,21 @@ class ActorResolver:
             if known is not None and known.expires_at > now:
                 self._remember(known)
                 return known
+        # Many requests from one new actor arrive at once: fetch it once.
+        pending = self._inflight.get(actor_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        task = asyncio.ensure_future(self._fetch_and_store(actor_id))
+        self._inflight[actor_id] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._inflight.pop(actor_id, None)
+            else:
+                task.add_done_callback(lambda _: self._inflight.pop(actor_id, None))
+
+    async def _fetch_and_store(self, actor_id: str) -> KnownActor:
         document = await self.fetch(actor_id)
         return await self.store(document, expected_id=actor_id)
 

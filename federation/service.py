@@ -72,6 +72,7 @@ class FederationService:
 
         await self.fed.writer.submit(save)
         await self.refresh_users()
+        await self.hosts.load()
 
     async def refresh_users(self) -> None:
         async with self.fed.db.read() as conn:

@@ -10,6 +10,7 @@ until their lease expires, then another worker claims them again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -96,10 +97,29 @@ class JobRunner:
         )
         if not claimed:
             return 0
-        outcomes = await asyncio.gather(*(self._run_one(job) for job in claimed))
+        # A round lasts as long as its slowest job; keep the leases alive
+        # meanwhile, or another worker would take the jobs over and run them
+        # a second time.
+        keeper = asyncio.create_task(self._keep_leases([job.id for job in claimed]))
+        try:
+            outcomes = await asyncio.gather(*(self._run_one(job) for job in claimed))
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         await self.queue.record(outcomes, worker=self.worker_id)
         self.stats.rounds += 1
         return len(claimed)
+
+    async def _keep_leases(self, job_ids: list[int]) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.queue.extend(
+                    job_ids, worker=self.worker_id, lease_seconds=self.lease_seconds
+                )
+            except BocageError as exc:
+                log.warning("could not extend leases (%s); jobs may run twice", exc)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run rounds until ``stop`` is set; the round in progress is finished."""

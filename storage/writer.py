@@ -34,6 +34,11 @@ class WriterClosed(StorageError):
     """The writer is shutting down and takes no more operations."""
 
 
+def _log_unseen_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a background write failed: %s", future.exception())
+
+
 class GroupCommitWriter:
     """Batches concurrent write operations into shared transactions."""
 
@@ -62,6 +67,23 @@ class GroupCommitWriter:
         self._pending.append((operation, future))
         self._wake.set()
         return await future
+
+    def submit_later(self, operation: Operation[T]) -> asyncio.Future[T]:
+        """Queue ``operation`` without waiting for its commit.
+
+        For writes that nobody must wait for (a cache of what we learnt about
+        a peer): the writer still commits them, and :meth:`close` waits for
+        them; a failure is logged, since no caller will see it.
+        """
+        if self._closing:
+            raise WriterClosed("the database writer is shutting down")
+        if self._task is None:
+            self.start()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_log_unseen_failure)
+        self._pending.append((operation, future))
+        self._wake.set()
+        return future
 
     async def close(self) -> None:
         """Commit everything already submitted, then stop."""

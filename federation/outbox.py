@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,6 +74,38 @@ class Outbox:
         ``inboxes`` adds explicit ones (a Follow goes to its target only).
         ``store_object`` keeps ``obj`` as one of ours, dereferenceable at its id.
         """
+        activity, write = self.prepare(
+            username,
+            activity_type,
+            obj,
+            to=to,
+            cc=cc,
+            to_followers=to_followers,
+            inboxes=inboxes,
+            store_object=store_object,
+        )
+        queued = await self.fed.writer.submit(write)
+        self.published(activity, queued)
+        return activity
+
+    def prepare(
+        self,
+        username: str,
+        activity_type: str,
+        obj: dict[str, Any] | str,
+        *,
+        to: Sequence[str] = (PUBLIC,),
+        cc: Sequence[str] | None = None,
+        to_followers: bool = True,
+        inboxes: Iterable[str] = (),
+        store_object: bool = False,
+    ) -> tuple[dict[str, Any], Callable[[AsyncConnection], Awaitable[int]]]:
+        """The activity, and the write that stores and queues it.
+
+        For callers that must commit the activity together with their own
+        rows (a catalogue record and its Create): run the write inside their
+        operation, then call :meth:`published`.
+        """
         actor = self.fed.actor_iri(username)
         now = time.time()
         followers = f"{actor}/followers"
@@ -121,10 +153,14 @@ class Outbox:
                 targets += await follower_inboxes(conn, actor)
             return await self._queue(conn, activity["id"], username, targets)
 
-        queued = await self.fed.writer.submit(write)
-        log.info("published %s %s to %d inboxes", activity_type, activity["id"], queued)
+        return activity, write
+
+    def published(self, activity: dict[str, Any], queued: int) -> None:
+        """Log a committed activity and wake the local worker to deliver it."""
+        log.info(
+            "published %s %s to %d inboxes", activity["type"], activity["id"], queued
+        )
         self._wake()
-        return activity
 
     async def _queue(
         self, conn: AsyncConnection, activity_id: str, username: str, targets: list[str]

@@ -26,6 +26,13 @@ from storage.worker import PermanentFailure
 
 log = logging.getLogger("bocage.federation.processing")
 
+# (activity type, object, actor) for Create and Update of objects of a type.
+ObjectHandler = Callable[[str, dict[str, Any], str], Awaitable[None]]
+# (object id, actor) for every Delete.
+DeleteHandler = Callable[[str, str], Awaitable[None]]
+# (our actor, the peer actor) when a peer accepts our follow.
+AcceptedHandler = Callable[[str, str], Awaitable[None]]
+
 _ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 
 
@@ -47,6 +54,12 @@ class Processor:
             "Update": self.on_update,
             "Delete": self.on_delete,
         }
+        # Extension points for the node's domain services (the catalogue…):
+        # handlers for objects by type, told of deletions, and told when a
+        # peer accepted one of our follows.
+        self.object_handlers: dict[str, ObjectHandler] = {}
+        self.delete_handlers: list[DeleteHandler] = []
+        self.accepted_handlers: list[AcceptedHandler] = []
 
     async def handle(self, job: Job) -> None:
         """The ``inbox`` job handler."""
@@ -168,28 +181,40 @@ class Processor:
         await self.fed.writer.submit(drop)
 
     async def on_accept(self, activity: dict[str, Any], actor: str) -> None:
-        await self._answer(activity, actor, "accepted")
+        followers = await self._answer(activity, actor, "accepted")
+        for follower in followers:
+            for handler in self.accepted_handlers:
+                await handler(follower, actor)
 
     async def on_reject(self, activity: dict[str, Any], actor: str) -> None:
         await self._answer(activity, actor, "rejected")
 
-    async def _answer(self, activity: dict[str, Any], actor: str, state: str) -> None:
-        """A peer answered one of our Follows (the Follow by id or embedded)."""
+    async def _answer(
+        self, activity: dict[str, Any], actor: str, state: str
+    ) -> list[str]:
+        """A peer answered one of our Follows (the Follow by id or embedded).
+
+        Returns our actors whose follow of ``actor`` changed state.
+        """
         follow_id = first_id(activity.get("object"))
         now = time.time()
 
-        async def save(conn: AsyncConnection) -> None:
-            await conn.execute(
+        async def save(conn: AsyncConnection) -> list[str]:
+            result = await conn.execute(
                 update(follows)
                 .where(
                     follows.c.followee == actor,
+                    follows.c.state != state,
                     (follows.c.activity_id == follow_id)
                     | (follows.c.state == "pending"),
                 )
                 .values(state=state, updated_at=now)
+                .returning(follows.c.follower)
             )
+            return [str(row[0]) for row in result]
 
-        await self.fed.writer.submit(save)
+        changed: list[str] = await self.fed.writer.submit(save)
+        return changed
 
     # --- objects ----------------------------------------------------------
 
@@ -214,11 +239,20 @@ class Processor:
             return None
         return fetched
 
+    async def _typed(self, kind: str, obj: dict[str, Any], actor: str) -> bool:
+        for name in types(obj):
+            handler = self.object_handlers.get(name)
+            if handler is not None:
+                await handler(kind, obj, actor)
+                return True
+        return False
+
     async def on_create(self, activity: dict[str, Any], actor: str) -> None:
         obj = await self._object_of(activity, actor)
         if obj is None or get_str(obj, "id") is None:
             return
-        await self._keep_object(obj, actor)
+        if not await self._typed("Create", obj, actor):
+            await self._keep_object(obj, actor)
 
     async def on_update(self, activity: dict[str, Any], actor: str) -> None:
         obj = await self._object_of(activity, actor)
@@ -228,13 +262,17 @@ class Processor:
             # Key rotation and profile changes arrive this way.
             await self.resolver.store(obj, expected_id=actor)
             return
-        await self._keep_object(obj, actor)
+        if not await self._typed("Update", obj, actor):
+            await self._keep_object(obj, actor)
 
     async def on_delete(self, activity: dict[str, Any], actor: str) -> None:
         object_id = first_id(activity.get("object"))
         if object_id == actor:
             await self.resolver.forget(actor)
             return
+        if object_id is not None:
+            for handler in self.delete_handlers:
+                await handler(object_id, actor)
 
         async def drop(conn: AsyncConnection) -> None:
             await conn.execute(

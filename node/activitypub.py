@@ -80,7 +80,11 @@ def actor_document(node: Node, row: Any) -> dict[str, Any]:
         manually_approves_followers=bool(row.manually_approves),
         discoverable=row.username != INSTANCE_USERNAME,
     )
-    return build_actor(spec)
+    document = build_actor(spec)
+    if row.username == node.config.node.username:
+        # AS "streams": where peers find our catalogue to mirror it.
+        document["streams"] = [f"{fed.origin}/catalogue"]
+    return document
 
 
 # --- discovery ----------------------------------------------------------------
@@ -214,7 +218,7 @@ def _page(
     return page
 
 
-def _cursor(request: web.Request) -> tuple[bool, int | None, str]:
+def page_cursor(request: web.Request) -> tuple[bool, int | None, str]:
     """(is a page?, items before this sequence number, the page's query)."""
     if "before" in request.query:
         try:
@@ -237,7 +241,7 @@ async def outbox(request: web.Request) -> web.Response:
         return _error(404, "no such actor")
     iri = f"{node.federation.fed.actor_iri(username)}/outbox"
     where = (activities.c.actor == username) & activities.c.public
-    is_page, before, at = _cursor(request)
+    is_page, before, at = page_cursor(request)
     async with node.db.read() as conn:
         if not is_page:
             total = (
@@ -273,7 +277,7 @@ async def _follow_collection(request: web.Request, *, followers: bool) -> web.Re
         else (follows.c.follower, follows.c.followee)
     )
     where = (mine == me) & (follows.c.state == "accepted")
-    is_page, before, at = _cursor(request)
+    is_page, before, at = page_cursor(request)
     async with node.db.read() as conn:
         if not is_page:
             total = (
@@ -347,7 +351,7 @@ async def activity_view(request: web.Request) -> web.Response:
 # --- a plain page for people, until the citizens' web exists ---------------------
 
 
-def _layout(title: str, body: str) -> str:
+def layout(title: str, body: str) -> str:
     return (
         "<!doctype html><html lang=en><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
@@ -360,7 +364,7 @@ def _layout(title: str, body: str) -> str:
 
 def _actor_page(document: dict[str, Any]) -> str:
     handle = html.escape(str(document.get("preferredUsername")))
-    return _layout(
+    return layout(
         str(document.get("name")),
         f"<h1>{html.escape(str(document.get('name')))}</h1>"
         f"<p>{document.get('summary') or ''}</p>"
@@ -370,7 +374,7 @@ def _actor_page(document: dict[str, Any]) -> str:
 
 
 def _object_page(document: dict[str, Any]) -> str:
-    return _layout(
+    return layout(
         str(document.get("name") or document.get("type")),
         f"<article>{document.get('content') or ''}</article>"
         f"<p><small>{html.escape(str(document.get('published', '')))}</small></p>",
@@ -435,7 +439,7 @@ async def home(request: web.Request) -> web.StreamResponse:
         f"<h2>Peers this node follows</h2><ul>{peers or '<li>None yet.</li>'}</ul>"
     )
     return web.Response(
-        text=_layout(node.config.node.name, body), content_type="text/html"
+        text=layout(node.config.node.name, body), content_type="text/html"
     )
 
 

@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from node.activitypub import setup_routes
+from node.admin import setup_admin
 from node.appkeys import NODE, RUNNER
+from node.catalogue_web import setup_catalogue_routes
 from node.config import Config
 from node.services import open_node, schedule_maintenance
 from protocol.errors import BocageError, ProtocolError
@@ -105,6 +107,8 @@ def create_app(config: Config, *, setups: list[Setup] | None = None) -> web.Appl
     )
     app.router.add_get("/healthz", healthz)
     setup_routes(app)
+    setup_catalogue_routes(app)
+    setup_admin(app)
     app.cleanup_ctx.append(_lifecycle(config))
     for setup in setups or []:
         app.cleanup_ctx.append(setup)

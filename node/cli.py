@@ -284,6 +284,100 @@ def manual_approval(config_path: Path, setting: str, username: str | None) -> No
     _with_node(config_path, action)
 
 
+@cli.group()
+def token() -> None:
+    """Admin API tokens (stored hashed; shown once)."""
+
+
+@token.command("create")
+@CONFIG_OPTION
+@click.argument("name")
+def token_create(config_path: Path, name: str) -> None:
+    """Create a token named NAME and print it (the only time it is shown)."""
+
+    async def action(node: Node) -> str:
+        secret = await node.tokens.create(name)
+        return f"{secret}\n(keep it: only its hash is stored)"
+
+    _with_node(config_path, action)
+
+
+@token.command("revoke")
+@CONFIG_OPTION
+@click.argument("name")
+def token_revoke(config_path: Path, name: str) -> None:
+    """Revoke the token named NAME; it stops working at once."""
+
+    async def action(node: Node) -> str:
+        if not await node.tokens.revoke(name):
+            raise UsageError(f"no active token named {name!r}")
+        return f"Revoked {name}."
+
+    _with_node(config_path, action)
+
+
+@token.command("list")
+@CONFIG_OPTION
+def token_list(config_path: Path) -> None:
+    """List tokens by name (never their values)."""
+
+    async def action(node: Node) -> str:
+        rows = await node.tokens.list()
+        lines = [f"{t.name}\t{'revoked' if t.revoked else 'active'}" for t in rows]
+        return "\n".join(lines) or "No tokens."
+
+    _with_node(config_path, action)
+
+
+_IMPORT_TYPES = {
+    ".ttl": "text/turtle",
+    ".jsonld": "application/ld+json",
+    ".json": "application/ld+json",
+    ".rdf": "application/rdf+xml",
+    ".xml": "application/rdf+xml",
+}
+
+
+@cli.command("import")
+@CONFIG_OPTION
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--type",
+    "media_type",
+    type=click.Choice(sorted(set(_IMPORT_TYPES.values()))),
+    help="Media type (default: from the file name).",
+)
+def import_(config_path: Path, file: Path, media_type: str | None) -> None:
+    """Import a DCAT catalogue (Turtle, JSON-LD or RDF/XML) into our catalogue."""
+    chosen = media_type or _IMPORT_TYPES.get(file.suffix.lower())
+    if chosen is None:
+        raise UsageError(f"cannot tell the type of {file.name}; pass --type")
+    data = file.read_bytes()
+
+    async def action(node: Node) -> str:
+        with click.progressbar(length=1, label="Importing", file=sys.stderr) as bar:
+            last = [0]
+
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - last[0])
+                last[0] = done
+
+            summary = await node.catalogue.import_catalogue(
+                data, chosen, progress=progress
+            )
+        lines = [
+            f"{len(summary.created)} created, {len(summary.updated)} updated, "
+            f"{len(summary.refused)} refused."
+        ]
+        lines += [
+            f"  refused {subject}: {reason}" for subject, reason in summary.refused
+        ]
+        return "\n".join(lines)
+
+    _with_node(config_path, action)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning our errors into one line each."""
     try:

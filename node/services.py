@@ -12,17 +12,22 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from federation.context import Federation
 from federation.http import HttpClient, HttpPolicy
 from federation.service import FederationService, default_actors
 from node.config import Config
 from node.identity import NodeKeys, load_keys
+from node.tokens import Tokens
 from storage.database import Database, StorageError, redact_url
 from storage.jobs import Job, SqlJobQueue
 from storage.migrate import migrate
 from storage.worker import Handler, JobRunner
 from storage.writer import GroupCommitWriter
+
+if TYPE_CHECKING:
+    from node.catalogue import Catalogue
 
 log = logging.getLogger("bocage.node")
 
@@ -40,7 +45,9 @@ class Node:
     writer: GroupCommitWriter
     keys: NodeKeys
     federation: FederationService
+    tokens: Tokens
     handlers: dict[str, Handler] = field(default_factory=dict)
+    catalogue: Catalogue = field(init=False)
 
     def runner(self, *, concurrency: int | None = None) -> JobRunner:
         """A job runner over this node's handlers, sized by the configuration."""
@@ -94,7 +101,7 @@ async def open_node(config: Config) -> AsyncIterator[Node]:
         software_version=VERSION,
     )
     service = FederationService(fed)
-    node = Node(config, db, jobs, writer, keys, service)
+    node = Node(config, db, jobs, writer, keys, service, Tokens(db, writer))
     try:
         await service.ensure_actors(
             default_actors(
@@ -106,12 +113,27 @@ async def open_node(config: Config) -> AsyncIterator[Node]:
         )
         node.handlers.update(service.handlers())
         node.handlers[PRUNE_QUEUE] = _prune_handler(node)
+        _open_catalogue(node)
         yield node
     finally:
         # Commit what was submitted before letting go of the database.
         await client.close()
         await writer.close()
         await db.close()
+
+
+def _open_catalogue(node: Node) -> None:
+    # Imported here: the catalogue module needs Node itself.
+    from node.catalogue import BACKFILL_QUEUE, RECORD_TYPES, Catalogue  # noqa: PLC0415
+
+    catalogue = Catalogue(node)
+    node.catalogue = catalogue
+    processor = node.federation.processor
+    for name in RECORD_TYPES:
+        processor.object_handlers[name] = catalogue.on_record
+    processor.delete_handlers.append(catalogue.on_delete)
+    processor.accepted_handlers.append(catalogue.on_accepted)
+    node.handlers[BACKFILL_QUEUE] = catalogue.backfill
 
 
 async def schedule_maintenance(node: Node) -> None:

@@ -198,3 +198,75 @@ hosts = Table(
     Column("last_success_at", Float, nullable=True),
     Column("updated_at", Float, nullable=False),
 )
+
+# --- catalogue ---------------------------------------------------------------
+
+# Every catalogue record (dataset, data service / offer), ours or mirrored from
+# a peer, kept as the signed JSON-LD document it was published as.  The other
+# columns are derived from the document for search and listing.
+records = Table(
+    "records",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(2048), nullable=False, unique=True),
+    # Dataset or DataService (a service offer).
+    Column("kind", String(32), nullable=False),
+    # Our own records have slug set; mirrored ones are None.
+    Column("slug", String(200), nullable=True, unique=True),
+    Column("origin", String(255), nullable=False),  # host of the record's IRI
+    Column("actor", String(2048), nullable=False),  # who published it
+    Column("document", Json, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("publisher", String(2048), nullable=False, server_default=""),
+    Column("themes", Json, nullable=False),
+    Column("keywords", Json, nullable=False),
+    Column("formats", Json, nullable=False),
+    Column("mirrored", Boolean, nullable=False, server_default=false()),
+    Column("published_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("verified_at", Float, nullable=True),
+    Column("deleted_at", Float, nullable=True),
+    Index("ix_records_kind_seq", "kind", "seq"),
+    Index("ix_records_origin", "origin"),
+)
+
+# Hashed admin API tokens: the token itself is shown once and never stored.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+)
+
+# --- search ------------------------------------------------------------------
+
+# Imported here to keep this section self-contained.
+from sqlalchemy import LargeBinary  # noqa: E402
+
+# The search index of the records table (built by storage.search).  A posting
+# is a bitmap of record seqs, one row per (field, value, block of 4096 seqs):
+# bit n of block b is record 4096*b + n.  Fields are word, title, theme,
+# keyword, format, publisher, kind, scope and all (every live record).
+record_postings = Table(
+    "record_postings",
+    metadata,
+    Column("field", String(16), primary_key=True),
+    Column("value", String(512), primary_key=True),
+    Column("block", Integer, primary_key=True, autoincrement=False),
+    Column("bits", LargeBinary, nullable=False),
+)
+
+# The terms each record is indexed under, so re-indexing can clear the bits of
+# the terms it no longer has ({field: [values]}).  No foreign key: the row
+# outlives a deleted record until index_record clears its bits.
+record_index = Table(
+    "record_index",
+    metadata,
+    Column("record_seq", Id, primary_key=True, autoincrement=False),
+    Column("terms", Json, nullable=False),
+)

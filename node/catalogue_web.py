@@ -1,0 +1,258 @@
+"""Public catalogue routes: records, the paginated catalogue, exports, search, files.
+
+Every record answers on its own IRI: ActivityStreams JSON for servers (the
+signed document as published), Turtle, RDF/XML or JSON-LD for open-data tools
+(DCAT-AP 3), and HTML for people — by ``Accept``, or explicitly with
+``?format=ttl|rdf|jsonld``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select
+from storage.search import SearchQuery, search
+
+from node.activitypub import PAGE_SIZE, as_response, layout, page_cursor, wants_html
+from node.appkeys import NODE
+from node.catalogue import record_to_public
+from protocol import dcat
+from storage.tables import records
+
+PROFILE_DIR = Path(dcat.__file__).with_name("profile")
+_FORMATS = {
+    "ttl": "turtle",
+    "turtle": "turtle",
+    "rdf": "xml",
+    "xml": "xml",
+    "jsonld": "json-ld",
+}
+_ACCEPTS = (
+    ("text/turtle", "turtle"),
+    ("application/rdf+xml", "xml"),
+    ("application/ld+json", "json-ld"),
+)
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def rdf_format(request: web.Request) -> str | None:
+    """The RDF serialisation asked for, if any (JSON for AS is not one)."""
+    explicit = request.query.get("format")
+    if explicit is not None:
+        if explicit not in _FORMATS:
+            raise web.HTTPBadRequest(reason="format must be ttl, rdf or jsonld")
+        return _FORMATS[explicit]
+    accept = request.headers.get("Accept", "")
+    if "activitystreams" in accept or "application/activity+json" in accept:
+        return None
+    for media_type, fmt in _ACCEPTS:
+        if media_type in accept:
+            return fmt
+    return None
+
+
+async def _serialise(graph_of: Any, fmt: str) -> web.Response:
+    # Expanding JSON-LD and serialising RDF cost milliseconds: off the loop.
+    body = await asyncio.to_thread(lambda: dcat.serialize(graph_of(), fmt))  # type: ignore[arg-type]
+    return web.Response(body=body, content_type=dcat.MEDIA_TYPES[fmt], charset="utf-8")
+
+
+async def record_view(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE]
+    kind = "Dataset" if request.match_info["kind"] == "datasets" else "DataService"
+    row = await node.catalogue.get(kind, request.match_info["slug"])
+    if row is None:
+        return web.json_response({"error": "no such record"}, status=404)
+    if row.deleted_at is not None:
+        tombstone = {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": row.id,
+            "type": "Tombstone",
+            "formerType": f"dcat:{kind}",
+        }
+        return as_response(tombstone, status=410)
+    document: dict[str, Any] = row.document
+    fmt = rdf_format(request)
+    if fmt is not None:
+        return await _serialise(lambda: dcat.to_graph(document), fmt)
+    if wants_html(request):
+        return web.Response(text=_record_page(document), content_type="text/html")
+    return as_response(document)
+
+
+async def catalogue_view(request: web.Request) -> web.StreamResponse:
+    """Our own records (never the mirrored ones), newest first, by pages."""
+    node = request.app[NODE]
+    iri = node.catalogue.collection
+    own = records.c.deleted_at.is_(None) & ~records.c.mirrored
+    fmt = rdf_format(request)
+    is_page, before, at = page_cursor(request)
+    async with node.db.read() as conn:
+        if not is_page and fmt is None:
+            total = (
+                await conn.execute(select(func.count()).select_from(records).where(own))
+            ).scalar_one()
+            return as_response(
+                {
+                    "@context": "https://www.w3.org/ns/activitystreams",
+                    "id": iri,
+                    "type": "OrderedCollection",
+                    "name": f"{node.config.node.name} — catalogue",
+                    "totalItems": int(total),
+                    "first": f"{iri}?page=1",
+                }
+            )
+        stmt = select(records.c.seq, records.c.document).where(own)
+        if before is not None:
+            stmt = stmt.where(records.c.seq < before)
+        rows = (
+            await conn.execute(stmt.order_by(records.c.seq.desc()).limit(PAGE_SIZE + 1))
+        ).all()
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    documents = [row.document for row in rows]
+    next_url = f"{iri}?before={rows[-1].seq}" if more else None
+    if fmt is not None:
+        config = node.config
+        response = await _serialise(
+            lambda: dcat.catalog_graph(
+                iri=iri,
+                title=config.node.name,
+                description=config.node.summary or f"Open data of {config.node.name}",
+                publisher_iri=node.catalogue.actor,
+                publisher_name=config.node.name,
+                records=documents,
+                homepage=config.origin + "/",
+            ),
+            fmt,
+        )
+        if next_url:
+            suffix = {"turtle": "ttl", "xml": "rdf", "json-ld": "jsonld"}[fmt]
+            response.headers["Link"] = f'<{next_url}&format={suffix}>; rel="next"'
+        return response
+    page: dict[str, Any] = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{iri}?{at}",
+        "type": "OrderedCollectionPage",
+        "partOf": iri,
+        "orderedItems": documents,
+    }
+    if next_url:
+        page["next"] = next_url
+    return as_response(page)
+
+
+async def search_view(request: web.Request) -> web.Response:
+    """Search own and mirrored records; each hit says where it comes from."""
+    q = request.query
+    try:
+        page = max(1, int(q.get("page", "1")))
+        per_page = min(100, max(1, int(q.get("per_page", "20"))))
+    except ValueError:
+        return web.json_response(
+            {"error": "page and per_page are integers"}, status=400
+        )
+    kind = q.get("kind")
+    if kind not in (None, "Dataset", "DataService"):
+        return web.json_response(
+            {"error": "kind is Dataset or DataService"}, status=400
+        )
+    query = SearchQuery(
+        text=q.get("q", "")[:500],
+        themes=tuple(q.getall("theme", [])),
+        keywords=tuple(q.getall("keyword", [])),
+        formats=tuple(q.getall("format", [])),
+        publisher=q.get("publisher", ""),
+        kind=kind,
+        include_mirrored=q.get("mirrored", "true") != "false",
+        page=page,
+        per_page=per_page,
+    )
+    result = await search(request.app[NODE].db, query)
+    return web.json_response(
+        {
+            "total": result.total,
+            "page": result.page,
+            "per_page": result.per_page,
+            "items": [record_to_public(item) for item in result.items],
+        }
+    )
+
+
+async def mirror_view(request: web.Request) -> web.Response:
+    """A record mirrored from a peer, exactly as signed, with its provenance."""
+    iri = request.query.get("id", "")
+    row = await request.app[NODE].catalogue.get_by_iri(iri)
+    if row is None or not row.mirrored or row.deleted_at is not None:
+        return web.json_response(
+            {"error": "no mirrored record with that id"}, status=404
+        )
+    response = as_response(row.document)
+    response.headers["Link"] = f'<{row.id}>; rel="canonical"'
+    response.headers["X-Bocage-Origin"] = row.origin
+    response.headers["X-Bocage-Verified-At"] = f"{row.verified_at:.0f}"
+    return response
+
+
+async def file_view(request: web.Request) -> web.StreamResponse:
+    sha = request.match_info["sha256"]
+    if not _SHA256.match(sha):
+        return web.json_response({"error": "no such file"}, status=404)
+    path = Path(request.app[NODE].config.node.data_dir) / "files" / sha
+    if not path.is_file():
+        return web.json_response({"error": "no such file"}, status=404)
+    return web.FileResponse(
+        path, headers={"Cache-Control": "public, max-age=31536000, immutable"}
+    )
+
+
+async def profile_view(request: web.Request) -> web.StreamResponse:
+    """The Bocage profile: vocabulary, JSON-LD context and SHACL shapes."""
+    files = {
+        "": ("bocage.ttl", "text/turtle"),
+        "/context.jsonld": ("context.jsonld", "application/ld+json"),
+        "/shapes.ttl": ("shapes.ttl", "text/turtle"),
+    }
+    name, media_type = files[request.match_info.get("part", "")]
+    return web.Response(
+        body=(PROFILE_DIR / name).read_bytes(), content_type=media_type, charset="utf-8"
+    )
+
+
+def _link(distribution: dict[str, Any]) -> str:
+    url = distribution.get("dcat:downloadURL") or distribution.get("dcat:accessURL")
+    label = (
+        distribution.get("dct:title") or distribution.get("dct:format") or "download"
+    )
+    href, text = html.escape(str(url or "")), html.escape(str(label))
+    return f'<li><a href="{href}">{text}</a></li>'
+
+
+def _record_page(document: dict[str, Any]) -> str:
+    title = html.escape(str(document.get("name", "")))
+    summary = html.escape(str(document.get("summary", "")))
+    distributions = document.get("dcat:distribution", [])
+    rows = "".join(_link(d) for d in distributions if isinstance(d, dict))
+    return layout(
+        str(document.get("name", "")),
+        f"<h1>{title}</h1><p>{summary}</p>"
+        + (f"<h2>Distributions</h2><ul>{rows}</ul>" if rows else "")
+        + '<p>Also as <a href="?format=ttl">Turtle</a>, '
+        '<a href="?format=rdf">RDF/XML</a>, <a href="?format=jsonld">JSON-LD</a>.</p>',
+    )
+
+
+def setup_catalogue_routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/catalogue", catalogue_view)
+    router.add_get("/catalogue/search", search_view)
+    router.add_get("/mirror", mirror_view)
+    router.add_get("/{kind:datasets|services}/{slug}", record_view)
+    router.add_get("/files/{sha256}", file_view)
+    router.add_get("/ns/bocage", profile_view)
+    router.add_get("/ns/bocage{part:/context.jsonld|/shapes.ttl}", profile_view)

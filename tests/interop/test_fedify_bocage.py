@@ -33,6 +33,7 @@ from protocol.keys import (
     public_key_of,
     public_key_to_pem,
 )
+from protocol.records import decode_dataset
 from storage.tables import follows, hosts, inbox, remote_objects
 from tests.federation.harness import RunningNode, eventually, running_nodes
 
@@ -408,3 +409,50 @@ async def test_unsigned_post_refused_by_fedify(
     assert all(a["id"] != activity["id"] for a in await peer.received())
     refused = [r for r in await peer.inbox_requests() if r["id"] == activity["id"]]
     assert [(r["scheme"], r["status"]) for r in refused] == [(None, 401)]
+
+
+# --- a catalogue record, as Fedify reads it --------------------------------
+
+
+async def test_fedify_parses_a_published_dataset(
+    peer: FedifyPeer, bocage: RunningNode
+) -> None:
+    target = bocage.actor()
+    if not any(
+        f["actor"] == target and f["state"] == "accepted"
+        for f in await peer.following()
+    ):
+        await peer.follow(target)
+
+        async def accepted() -> bool:
+            return any(
+                f["actor"] == target and f["state"] == "accepted"
+                for f in await peer.following()
+            )
+
+        await eventually(accepted, what="Fedify follows Bocage")
+
+    record, _ = await bocage.node.catalogue.put(
+        decode_dataset(
+            {
+                "slug": f"air-{uuid.uuid4().hex[:8]}",
+                "title": "Qualité de l'air — mesures horaires",
+                "description": "Concentrations horaires de NO2, O3 et PM10.",
+                "distributions": [{"download_url": "https://example.org/air.csv"}],
+            }
+        )
+    )
+    received = await peer.wait_for(
+        lambda a: (
+            a["type"] == "Create" and (a["object"] or {}).get("id") == record["id"]
+        )
+    )
+    parsed = received.get("parsed")
+    assert parsed is not None and "error" not in parsed, parsed
+    # Fedify reads it as an Article with the title and summary Mastodon shows.
+    assert parsed["class"] == "Article"
+    assert parsed["id"] == record["id"]
+    assert parsed["name"] == "Qualité de l'air — mesures horaires"
+    assert parsed["summary"].startswith("Concentrations horaires")
+    # And the full signed DCAT record came along for Bocage peers.
+    assert received["raw"]["object"]["proof"]["cryptosuite"] == "eddsa-jcs-2022"

@@ -404,6 +404,26 @@ function buildFederation(config) {
     })
     .on(Create, async (ctx, create) => {
       await record(ctx, create);
+      // What Fedify itself made of the object (its vocabulary classes), so
+      // tests can tell a Create that Fedify parses from one it only stored.
+      try {
+        const object = await create.getObject({
+          documentLoader: await ctx.getDocumentLoader({ identifier: username }),
+        });
+        state.received[state.received.length - 1].parsed = object == null
+          ? null
+          : {
+            class: object.constructor.name,
+            id: object.id?.href ?? null,
+            name: object.name?.toString() ?? null,
+            summary: object.summary?.toString() ?? null,
+            url: object.url?.href ?? null,
+          };
+      } catch (error) {
+        state.received[state.received.length - 1].parsed = {
+          error: String(error),
+        };
+      }
     })
     .on(Undo, async (ctx, undo) => {
       await record(ctx, undo);

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import orjson
 
 from node.config import Config, ConfigError, load_config, render_config
 from node.identity import create_keys
@@ -325,6 +326,50 @@ def token_list(config_path: Path) -> None:
         rows = await node.tokens.list()
         lines = [f"{t.name}\t{'revoked' if t.revoked else 'active'}" for t in rows]
         return "\n".join(lines) or "No tokens."
+
+    _with_node(config_path, action)
+
+
+@cli.group()
+def record() -> None:
+    """Our catalogue records: datasets and service offers."""
+
+
+@record.command("put")
+@CONFIG_OPTION
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def record_put(config_path: Path, file: Path) -> None:
+    """Create or replace a record from a JSON file (a service has an endpoint_url)."""
+    from protocol.records import decode_dataset, decode_service  # noqa: PLC0415
+
+    try:
+        data = orjson.loads(file.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise UsageError(f"{file} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{file} must hold one JSON object")
+    parsed = decode_service(data) if "endpoint_url" in data else decode_dataset(data)
+
+    async def action(node: Node) -> str:
+        document, created = await node.catalogue.put(parsed)
+        verb = "Published" if created else "Updated"
+        return f"{verb} {document['id']}; {_DELIVERY_NOTE}."
+
+    _with_node(config_path, action)
+
+
+@record.command("delete")
+@CONFIG_OPTION
+@click.argument("kind", type=click.Choice(["dataset", "service"]))
+@click.argument("slug")
+def record_delete(config_path: Path, kind: str, slug: str) -> None:
+    """Withdraw a record: it answers 410 and followers are told."""
+
+    async def action(node: Node) -> str:
+        name = "Dataset" if kind == "dataset" else "DataService"
+        if not await node.catalogue.delete(name, slug):
+            raise UsageError(f"no {kind} {slug!r} of ours")
+        return f"Withdrew {kind} {slug}; {_DELIVERY_NOTE}."
 
     _with_node(config_path, action)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,11 @@ from sqlalchemy import func, select
 from node.app import create_app
 from node.appkeys import NODE
 from node.config import Config, load_config, render_config
+from node.demo_data import FILES, records_for
 from node.identity import create_keys
 from node.server import start_site, stop_on_signals
 from node.services import Node
+from protocol.records import decode_dataset, decode_service
 from storage.tables import follows, objects
 
 log = logging.getLogger("bocage.node.demo")
@@ -116,21 +119,26 @@ async def run_demo(directory: Path, base_port: int) -> None:
     ]
     runners: list[web.AppRunner] = []
     stop = asyncio.Event()
-    try:
-        apps = []
-        for config in configs:
-            app = create_app(config)
-            runners.append(await start_site(app, config))
-            apps.append(app)
-        await _befriend([app[NODE] for app in apps])
-        _print_welcome(configs, directory)
-        with stop_on_signals(stop):
+    # Ctrl-C at any moment, even while the nodes start, stops them cleanly.
+    with stop_on_signals(stop):
+        try:
+            apps = []
+            for config in configs:
+                app = create_app(config)
+                runners.append(await start_site(app, config))
+                apps.append(app)
+            _print_welcome(configs, directory)
+            befriending = asyncio.create_task(_befriend([a[NODE] for a in apps]))
             await stop.wait()
-        click.echo("\nStopping the demo nodes…")
-    finally:
-        for runner in reversed(runners):
+            click.echo("\nStopping the demo nodes…")
+            if not befriending.done():
+                befriending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await runner.cleanup()
+                await befriending
+        finally:
+            for runner in reversed(runners):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner.cleanup()
     click.echo("Stopped. Their data stays in " + str(directory) + ".")
 
 
@@ -161,6 +169,23 @@ async def _befriend(nodes: list[Node]) -> None:
             await asyncio.sleep(1.0)
             for post in spec.posts:
                 await outbox.create_note(me, post)
+            await _publish_records(node, spec.slug)
+
+
+async def _publish_records(node: Node, slug: str) -> None:
+    """Store the demo files and publish the node's datasets and offers."""
+    folder = Path(node.config.node.data_dir) / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    urls: dict[str, str] = {}
+    for name, content in FILES.get(slug, {}).items():
+        sha = hashlib.sha256(content).hexdigest()
+        (folder / sha).write_bytes(content)
+        urls[name] = node.catalogue.file_url(sha)
+    for data in records_for(slug, urls):
+        record = (
+            decode_service(data) if "endpoint_url" in data else decode_dataset(data)
+        )
+        await node.catalogue.put(record)
 
 
 def _print_welcome(configs: list[Config], directory: Path) -> None:
@@ -189,6 +214,16 @@ def _print_welcome(configs: list[Config], directory: Path) -> None:
     click.echo(f"  curl {as_json} '{actor}/outbox?page=1'     # its publications")
     click.echo(f"  curl {as_json} '{actor}/followers?page=1'  # the two other nodes")
     click.echo(f"  curl {first.origin}/healthz                # database and job queue")
+    click.echo(
+        f"  open {first.origin}/datasets/arceaux-velo     # a signed DCAT-AP record"
+    )
+    click.echo(
+        f"  curl '{first.origin}/catalogue?page=1&format=ttl'  # catalogue in Turtle"
+    )
+    click.echo(
+        f"  curl '{second.origin}/catalogue/search?q=velo'  "
+        "# the syndicate mirrors the metropolis"
+    )
     click.echo(
         "  From another fediverse server on this machine, search for an actor URL "
         "above and follow it."

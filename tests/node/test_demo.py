@@ -1,0 +1,56 @@
+"""`bocage demo` as a newcomer runs it: three nodes that federate, then Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import free_port
+from tests.processes import spawn, stop, wait_http
+
+
+async def _json(url: str) -> Any:
+    headers = {"Accept": "application/activity+json"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url, headers=headers) as response,
+    ):
+        assert response.status == 200, url
+        return await response.json(content_type=None)
+
+
+async def test_demo_federates_and_stops_cleanly(tmp_path: Path) -> None:
+    base = free_port()
+    demo = await spawn("demo", "--dir", str(tmp_path), "--base-port", str(base))
+    origins = [f"http://127.0.0.1:{base + i}" for i in range(3)]
+    try:
+        for origin in origins:
+            await wait_http(f"{origin}/healthz", within=60)
+
+        async def federated() -> bool:
+            followers = await _json(f"{origins[0]}/actors/metropole/followers")
+            hits = await _json(f"{origins[1]}/catalogue/search?q=velo")
+            return followers["totalItems"] == 2 and hits["total"] == 1
+
+        for _ in range(150):
+            if await federated():
+                break
+            await asyncio.sleep(0.2)
+        assert await federated(), "the demo nodes did not federate"
+        hit = (await _json(f"{origins[1]}/catalogue/search?q=velo"))["items"][0]
+        assert hit["mirrored"] and hit["id"] == f"{origins[0]}/datasets/arceaux-velo"
+    finally:
+        demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        try:
+            out, _ = await asyncio.wait_for(demo.communicate(), 30)
+            output = out.decode(errors="replace")
+        except TimeoutError:
+            output = await stop(demo)
+    assert demo.returncode == 0, output
+    assert "Bocage demo federation is running" in output
+    assert "Try:" in output and "Stopped." in output
+    assert "Traceback" not in output

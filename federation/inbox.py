@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from federation.context import INBOX_QUEUE, Federation
 from federation.http import FetchError
@@ -32,8 +31,8 @@ from protocol.errors import ProtocolError
 from protocol.httpsig import Failure, FailureCode, verify_request
 from protocol.jsonld import check_raw_depth, first_id, get_str, types
 from protocol.keys import PublicKey
-from storage.jobs import NewJob
-from storage.tables import inbox
+from storage.tables import jobs
+from storage.writer import RowBatcher
 
 log = logging.getLogger("bocage.federation.inbox")
 
@@ -84,6 +83,7 @@ class Inbox:
         # but not more often than this: forged requests must not make us
         # hammer the actor's server with fetches.
         self.refetch_after = 30.0
+        self._batcher = RowBatcher(fed.writer, jobs, "dedupe_key")
 
     async def receive(
         self,
@@ -136,8 +136,8 @@ class Inbox:
             if author is not None and author != actor_id:
                 return InboxAnswer(400, "object attributed to another actor")
 
-        stored = await self.fed.writer.submit(
-            self._store_op(activity, activity_id, actor_id, activity_type, recipient)
+        stored = await self._batcher.add(
+            self._job_row(activity, activity_id, actor_id, activity_type, recipient)
         )
         if stored:
             self.received += 1
@@ -221,37 +221,33 @@ class Inbox:
             return InboxAnswer(result.status, f"signature: {result.reason}")
         return None
 
-    def _store_op(
+    def _job_row(
         self,
         activity: dict[str, Any],
         activity_id: str,
         actor_id: str,
         activity_type: str,
         recipient: str | None,
-    ) -> Any:
+    ) -> dict[str, Any]:
+        """The inbox job: the activity itself, deduplicated by its id.
+
+        The job row is the durable copy; one INSERT per batch of requests
+        stores them all (see :class:`storage.writer.RowBatcher`).
+        """
         now = time.time()
-        row = {
-            "id": activity_id,
-            "actor": actor_id,
-            "type": activity_type[:32],
-            "recipient": recipient,
-            "document": activity,
-            "received_at": now,
+        return {
+            "queue": INBOX_QUEUE,
+            "state": "pending",
+            "payload": {
+                "activity": activity,
+                "actor": actor_id,
+                "type": activity_type,
+                "recipient": recipient,
+            },
+            "attempts": 0,
+            "next_attempt_at": now,
+            "dedupe_key": activity_id,
+            "partition_key": None,
+            "created_at": now,
+            "updated_at": now,
         }
-        insert = (
-            self.fed.db.insert(inbox)
-            .values(**row)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(inbox.c.seq)
-        )
-
-        async def store(conn: AsyncConnection) -> bool:
-            seq = (await conn.execute(insert)).scalar_one_or_none()
-            if seq is None:
-                return False  # seen before: a retry or a replay
-            await self.fed.jobs.enqueue_many(
-                [NewJob(INBOX_QUEUE, {"seq": seq}, dedupe_key=activity_id)], conn=conn
-            )
-            return True
-
-        return store

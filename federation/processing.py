@@ -21,7 +21,7 @@ from federation.outbox import Outbox
 from federation.resolver import ActorResolver
 from protocol.jsonld import first_id, get_str, types
 from storage.jobs import Job
-from storage.tables import follows, inbox, local_actors, remote_objects
+from storage.tables import follows, local_actors, remote_objects
 from storage.worker import PermanentFailure
 
 log = logging.getLogger("bocage.federation.processing")
@@ -62,22 +62,17 @@ class Processor:
         self.accepted_handlers: list[AcceptedHandler] = []
 
     async def handle(self, job: Job) -> None:
-        """The ``inbox`` job handler."""
-        async with self.fed.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(inbox.c.document, inbox.c.actor, inbox.c.type).where(
-                        inbox.c.seq == job.payload["seq"]
-                    )
-                )
-            ).first()
-        if row is None:
-            raise PermanentFailure(f"inbox row {job.payload['seq']} is gone")
-        handler = self.handlers.get(row.type)
+        """The ``inbox`` job handler: the job carries the verified activity."""
+        activity = job.payload.get("activity")
+        actor = job.payload.get("actor")
+        kind = job.payload.get("type")
+        if not isinstance(activity, dict) or not isinstance(actor, str):
+            raise PermanentFailure("inbox job without an activity")
+        handler = self.handlers.get(str(kind))
         if handler is None:
-            log.debug("ignoring %s from %s", row.type, row.actor)
+            log.debug("ignoring %s from %s", kind, actor)
             return
-        await handler(row.document, row.actor)
+        await handler(activity, actor)
 
     # --- follows ----------------------------------------------------------
 

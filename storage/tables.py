@@ -161,19 +161,6 @@ objects = Table(
     Column("deleted_at", Float, nullable=True),
 )
 
-# Activities received, deduplicated by id; processed by the "inbox" jobs.
-inbox = Table(
-    "inbox",
-    metadata,
-    Column("seq", Id, primary_key=True, autoincrement=True),
-    Column("id", String(2048), nullable=False, unique=True),
-    Column("actor", String(2048), nullable=False),
-    Column("type", String(32), nullable=False),
-    Column("recipient", String(128), nullable=True),
-    Column("document", Json, nullable=False),
-    Column("received_at", Float, nullable=False),
-)
-
 # Objects our actors received from peers (Notes, Articles…), kept as sent.
 remote_objects = Table(
     "remote_objects",

@@ -34,7 +34,7 @@ from protocol.keys import (
     public_key_to_pem,
 )
 from protocol.records import decode_dataset
-from storage.tables import follows, hosts, inbox, remote_objects
+from storage.tables import follows, hosts, jobs, remote_objects
 from tests.federation.harness import RunningNode, eventually, running_nodes
 
 RFC9421: SignatureScheme = "rfc9421"
@@ -280,7 +280,9 @@ async def _post(
 
 
 async def _not_in_bocage_inbox(bocage: RunningNode, activity_id: str) -> bool:
-    return not await _rows(bocage, select(inbox.c.seq).where(inbox.c.id == activity_id))
+    return not await _rows(
+        bocage, select(jobs.c.id).where(jobs.c.dedupe_key == activity_id)
+    )
 
 
 def _json(document: dict[str, Any]) -> bytes:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.database import Database, StorageError
 from storage.jobs import SqlJobQueue
 from storage.tables import jobs
-from storage.writer import GroupCommitWriter, WriterClosed
+from storage.writer import GroupCommitWriter, RowBatcher, WriterClosed
 
 
 async def test_concurrent_writes_share_commits(db: Database) -> None:
@@ -82,3 +82,31 @@ async def test_storage_errors_are_ours(db: Database) -> None:
     with pytest.raises(StorageError):
         async with db.transaction() as conn:
             await conn.execute(text("SELECT * FROM no_such_table"))
+
+
+async def test_row_batcher_inserts_a_burst_in_one_statement(db: Database) -> None:
+    writer = GroupCommitWriter(db)
+    batcher = RowBatcher(writer, jobs, "dedupe_key")
+
+    def row(key: str) -> dict[str, object]:
+        return {
+            "queue": "inbox",
+            "state": "pending",
+            "payload": {"k": key},
+            "attempts": 0,
+            "next_attempt_at": 0.0,
+            "dedupe_key": key,
+            "partition_key": None,
+            "created_at": 0.0,
+            "updated_at": 0.0,
+        }
+
+    keys = [f"a{i}" for i in range(200)] + ["a3", "a7"]  # two replays
+    results = await asyncio.gather(*(batcher.add(row(k)) for k in keys))
+    assert results == [True] * 200 + [False, False]
+    assert await batcher.add(row("a5")) is False  # already stored
+    assert writer.commits <= 4  # a burst is a handful of statements, not 202
+    await writer.close()
+    async with db.read() as conn:
+        count = (await conn.execute(text("SELECT count(*) FROM jobs"))).scalar_one()
+    assert count == 200

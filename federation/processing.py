@@ -32,6 +32,8 @@ ObjectHandler = Callable[[str, dict[str, Any], str], Awaitable[None]]
 DeleteHandler = Callable[[str, str], Awaitable[None]]
 # (our actor, the peer actor) when a peer accepts our follow.
 AcceptedHandler = Callable[[str, str], Awaitable[None]]
+# ("Accept" or "Reject", the activity, its actor) for answers to non-Follows.
+AnswerHandler = Callable[[str, dict[str, Any], str], Awaitable[None]]
 
 _ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 
@@ -60,6 +62,8 @@ class Processor:
         self.object_handlers: dict[str, ObjectHandler] = {}
         self.delete_handlers: list[DeleteHandler] = []
         self.accepted_handlers: list[AcceptedHandler] = []
+        # Accept/Reject of something other than a Follow (a contract Offer).
+        self.answer_handlers: list[AnswerHandler] = []
 
     async def handle(self, job: Job) -> None:
         """The ``inbox`` job handler: the job carries the verified activity."""
@@ -176,13 +180,37 @@ class Processor:
         await self.fed.writer.submit(drop)
 
     async def on_accept(self, activity: dict[str, Any], actor: str) -> None:
+        if not await self._answers_follow(activity, actor):
+            for handler in self.answer_handlers:
+                await handler("Accept", activity, actor)
+            return
         followers = await self._answer(activity, actor, "accepted")
         for follower in followers:
-            for handler in self.accepted_handlers:
-                await handler(follower, actor)
+            for accepted in self.accepted_handlers:
+                await accepted(follower, actor)
 
     async def on_reject(self, activity: dict[str, Any], actor: str) -> None:
+        if not await self._answers_follow(activity, actor):
+            for handler in self.answer_handlers:
+                await handler("Reject", activity, actor)
+            return
         await self._answer(activity, actor, "rejected")
+
+    async def _answers_follow(self, activity: dict[str, Any], actor: str) -> bool:
+        """Whether an Accept/Reject answers one of our Follows (else: an Offer…)."""
+        obj = activity.get("object")
+        if isinstance(obj, dict) and "Follow" in types(obj):
+            return True
+        follow_id = first_id(obj)
+        async with self.fed.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(follows.c.id).where(
+                        follows.c.activity_id == follow_id, follows.c.followee == actor
+                    )
+                )
+            ).first()
+        return row is not None
 
     async def _answer(
         self, activity: dict[str, Any], actor: str, state: str
@@ -191,7 +219,10 @@ class Processor:
 
         Returns our actors whose follow of ``actor`` changed state.
         """
-        follow_id = first_id(activity.get("object"))
+        obj = activity.get("object")
+        follow_id = first_id(obj)
+        # Some servers answer with the Follow re-serialised: match on who too.
+        follower = first_id(obj.get("actor")) if isinstance(obj, dict) else None
         now = time.time()
 
         async def save(conn: AsyncConnection) -> list[str]:
@@ -201,7 +232,7 @@ class Processor:
                     follows.c.followee == actor,
                     follows.c.state != state,
                     (follows.c.activity_id == follow_id)
-                    | (follows.c.state == "pending"),
+                    | (follows.c.follower == follower),
                 )
                 .values(state=state, updated_at=now)
                 .returning(follows.c.follower)

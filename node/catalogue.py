@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from storage.search import index_record, unindex_record
 
 from federation.http import FetchError
 from node.services import Node
@@ -37,6 +36,7 @@ from protocol.jsonld import as_list, first_id, get_str, types
 from protocol.keys import PublicKey
 from protocol.records import Dataset, RecordError, Service
 from storage.jobs import Job
+from storage.search import index_record, unindex_record
 from storage.tables import records
 from storage.worker import PermanentFailure
 
@@ -191,6 +191,7 @@ class Catalogue:
 
         queued = await self.fed.writer.submit(write)
         self.service.outbox.published(activity, queued)
+        self.node.enforcer.forget()  # an offer may have changed
         return signed, created
 
     async def delete(self, kind: str, slug: str) -> bool:
@@ -216,6 +217,7 @@ class Catalogue:
 
         queued = await self.fed.writer.submit(write)
         self.service.outbox.published(activity, queued)
+        self.node.enforcer.forget()
         return True
 
     async def import_catalogue(

@@ -374,6 +374,84 @@ def record_delete(config_path: Path, kind: str, slug: str) -> None:
     _with_node(config_path, action)
 
 
+@cli.group()
+def agreement() -> None:
+    """Service agreements: ask peers for them, decide on theirs, end them."""
+
+
+@agreement.command("list")
+@CONFIG_OPTION
+@click.option("--role", type=click.Choice(["provider", "consumer"]))
+def agreement_list(config_path: Path, role: str | None) -> None:
+    """Agreements on our offers (provider) and on peers' (consumer)."""
+
+    async def action(node: Node) -> str:
+        rows = await node.contracts.list(role)
+        return (
+            "\n".join(
+                f"{r['id']}\t{r['role']}\t{r['state']}\t{r['offer']}\t"
+                f"{r['consumer'] if r['role'] == 'provider' else r['provider']}"
+                for r in rows
+            )
+            or "No agreements."
+        )
+
+    _with_node(config_path, action)
+
+
+@agreement.command("request")
+@CONFIG_OPTION
+@click.argument("offer_iri")
+def agreement_request(config_path: Path, offer_iri: str) -> None:
+    """Ask the publisher of a service offer for an agreement on its terms."""
+
+    async def action(node: Node) -> str:
+        seq = await node.contracts.request(offer_iri)
+        return f"Request {seq} sent; {_DELIVERY_NOTE}."
+
+    _with_node(config_path, action)
+
+
+@agreement.command("decide")
+@CONFIG_OPTION
+@click.argument("seq", type=int)
+@click.argument("decision", type=click.Choice(["approve", "reject"]))
+@click.option("--reason", default="", help="Told to the requester on reject.")
+def agreement_decide(config_path: Path, seq: int, decision: str, reason: str) -> None:
+    """Approve or reject a pending request on one of our offers."""
+
+    async def action(node: Node) -> str:
+        await node.contracts.decide(seq, accept=decision == "approve", reason=reason)
+        return f"Request {seq}: {decision}d."
+
+    _with_node(config_path, action)
+
+
+@agreement.command("terminate")
+@CONFIG_OPTION
+@click.argument("seq", type=int)
+def agreement_terminate(config_path: Path, seq: int) -> None:
+    """End an agreement; the other side is told, and it stops working here now."""
+
+    async def action(node: Node) -> str:
+        await node.contracts.terminate(seq)
+        return f"Agreement {seq} terminated."
+
+    _with_node(config_path, action)
+
+
+@agreement.command("token")
+@CONFIG_OPTION
+@click.argument("seq", type=int)
+def agreement_token(config_path: Path, seq: int) -> None:
+    """A bearer token for one of our agreements (shown once, stored hashed)."""
+
+    async def action(node: Node) -> str:
+        return await node.contracts.issue_token(seq)
+
+    _with_node(config_path, action)
+
+
 _IMPORT_TYPES = {
     ".ttl": "text/turtle",
     ".jsonld": "application/ld+json",

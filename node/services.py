@@ -28,6 +28,8 @@ from storage.writer import GroupCommitWriter
 
 if TYPE_CHECKING:
     from node.catalogue import Catalogue
+    from node.contracts import Contracts, Meter
+    from node.enforcement import Enforcer
 
 log = logging.getLogger("bocage.node")
 
@@ -48,6 +50,9 @@ class Node:
     tokens: Tokens
     handlers: dict[str, Handler] = field(default_factory=dict)
     catalogue: Catalogue = field(init=False)
+    contracts: Contracts = field(init=False)
+    meter: Meter = field(init=False)
+    enforcer: Enforcer = field(init=False)
 
     def runner(self, *, concurrency: int | None = None) -> JobRunner:
         """A job runner over this node's handlers, sized by the configuration."""
@@ -114,7 +119,11 @@ async def open_node(config: Config) -> AsyncIterator[Node]:
         node.handlers.update(service.handlers())
         node.handlers[PRUNE_QUEUE] = _prune_handler(node)
         _open_catalogue(node)
-        yield node
+        _open_contracts(node)
+        try:
+            yield node
+        finally:
+            await node.meter.close()
     finally:
         # Commit what was submitted before letting go of the database.
         await client.close()
@@ -134,6 +143,20 @@ def _open_catalogue(node: Node) -> None:
     processor.delete_handlers.append(catalogue.on_delete)
     processor.accepted_handlers.append(catalogue.on_accepted)
     node.handlers[BACKFILL_QUEUE] = catalogue.backfill
+
+
+def _open_contracts(node: Node) -> None:
+    from node.contracts import Contracts, Meter  # noqa: PLC0415 - needs Node
+    from node.enforcement import Enforcer  # noqa: PLC0415
+
+    node.contracts = Contracts(node)
+    node.meter = Meter(node)
+    node.enforcer = Enforcer(node, node.contracts, node.meter)
+    node.meter.start()
+    processor = node.federation.processor
+    processor.handlers["Offer"] = node.contracts.on_offer
+    processor.answer_handlers.append(node.contracts.on_answer)
+    processor.delete_handlers.append(node.contracts.on_delete)
 
 
 async def schedule_maintenance(node: Node) -> None:

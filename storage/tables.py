@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -232,9 +233,6 @@ api_tokens = Table(
 
 # --- search ------------------------------------------------------------------
 
-# Imported here to keep this section self-contained.
-from sqlalchemy import LargeBinary  # noqa: E402
-
 # The search index of the records table (built by storage.search).  A posting
 # is a bitmap of record seqs, one row per (field, value, block of 4096 seqs):
 # bit n of block b is record 4096*b + n.  Fields are word, title, theme,
@@ -256,4 +254,76 @@ record_index = Table(
     metadata,
     Column("record_seq", Id, primary_key=True, autoincrement=False),
     Column("terms", Json, nullable=False),
+)
+
+# --- contracts ---------------------------------------------------------------
+
+# Agreements on our service offers (we are the provider) and on peers' (we
+# are the consumer), shaped like the Dataspace Protocol's contract
+# negotiation: requested → agreed → terminated, or rejected.
+agreements = Table(
+    "agreements",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("role", String(16), nullable=False),  # provider or consumer
+    Column("state", String(16), nullable=False),
+    Column("offer_id", String(2048), nullable=False),  # the service record
+    Column("provider", String(2048), nullable=False),
+    Column("consumer", String(2048), nullable=False),
+    # The consumer's Offer activity: what both sides refer to until agreed.
+    Column("request_id", String(2048), nullable=False),
+    Column("agreement_id", String(2048), nullable=True),  # the odrl:Agreement IRI
+    Column("policy", Json, nullable=False),  # the requested policy (JSON-LD)
+    Column("agreement", Json, nullable=True),  # the signed odrl:Agreement
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("role", "request_id"),
+    Index("ix_agreements_offer_consumer", "offer_id", "consumer", "state"),
+    Index("ix_agreements_agreement_id", "agreement_id"),
+)
+
+# Bearer tokens bound to one agreement, for clients that cannot sign.
+agreement_tokens = Table(
+    "agreement_tokens",
+    metadata,
+    Column("token_hash", String(128), primary_key=True),
+    Column(
+        "agreement_seq",
+        Id,
+        ForeignKey("agreements.seq", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", Float, nullable=False),
+)
+
+# Metering: uses per agreement and quota window (for enforcement) and per day
+# (for the public ledger).  Written in batches by the meter, never per call.
+usage_windows = Table(
+    "usage_windows",
+    metadata,
+    Column("agreement_seq", Id, primary_key=True, autoincrement=False),
+    Column("period", String(32), primary_key=True),
+    Column("window_start", Float, primary_key=True),
+    Column("uses", BigInteger, nullable=False),
+)
+
+usage_daily = Table(
+    "usage_daily",
+    metadata,
+    Column("agreement_seq", Id, primary_key=True, autoincrement=False),
+    Column("day", String(10), primary_key=True),  # UTC date, YYYY-MM-DD
+    Column("calls", BigInteger, nullable=False),
+)
+
+# Data requests citizens and peers send (the enforced write function).
+data_requests = Table(
+    "data_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("caller", String(2048), nullable=True),
+    Column("subject", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from protocol.digest import DigestError, check_digest
+from protocol.digest import check_digest
 from protocol.httpsig import (
     MASTODON_WINDOW,
     ClockWindow,
@@ -41,6 +41,7 @@ from protocol.httpsig import (
     Verified,
     VerifyResult,
     algorithm_for_key,
+    check_body_digest,
     key_fits,
     now_timestamp,
     parse_http_date,
@@ -361,21 +362,7 @@ def _check_time(
 
 
 def _check_body(view: HeaderView, body: bytes) -> Failure | None:
-    value = view.get("digest")
-    if value is None:
-        return Failure.of(FailureCode.MISSING_COMPONENT, "Digest header missing")
-    try:
-        matches = check_digest(value, body)
-    except DigestError as error:
-        code = (
-            FailureCode.MALFORMED
-            if error.malformed
-            else (FailureCode.DIGEST_UNSUPPORTED)
-        )
-        return Failure.of(code, error.reason)
-    if not matches:
-        return Failure.of(FailureCode.DIGEST_MISMATCH, "Digest does not match body")
-    return None
+    return check_body_digest(view.get("digest"), body, "Digest", check_digest)
 
 
 def default_headers(with_body: bool) -> tuple[str, ...]:

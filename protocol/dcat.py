@@ -47,7 +47,13 @@ from protocol.jsonld import (
     expand,
 )
 from protocol.records import (
+    AUDIENCE_TERMS,
+    AUTHENTICATION_TERMS,
+    AUTO_ACCEPT_TERMS,
+    DUTY_ACTION_TERMS,
+    QUOTA_UNIT_TERMS,
     SLUG_RE,
+    TRANSPORT_TERMS,
     Constraint,
     Dataset,
     Distribution,
@@ -218,29 +224,13 @@ _DAYS: Final = (
     "Saturday",
     "Sunday",
 )
-# Profile enumerations (protocol/profile/bocage.ttl), authored value -> IRI.
-_AUTHENTICATION: Final = {
-    "none": "bocage:NoAuthentication",
-    "http-signature": "bocage:HttpSignature",
-    "agreement-token": "bocage:AgreementToken",
-}
-_TRANSPORT: Final = {"tls": "bocage:TLS", "any": "bocage:AnyTransport"}
-_AUDIENCE: Final = {
-    "public": "bocage:Public",
-    "members": "bocage:Members",
-    "agreement": "bocage:AgreementHolders",
-}
-_AUTO_ACCEPT: Final = {"any": "bocage:Anyone", "members": "bocage:Members"}
-_QUOTA_UNIT: Final = {"request": "bocage:Request", "byte": "bocage:Byte"}
-# Duties: ODRL 2.2 actions, the Creative Commons share-alike action the ODRL
-# Common Vocabulary includes (full IRI: "cc" is an ActivityStreams term), and
-# the profile's own reciprocity action.
-_DUTY_ACTION: Final = {
-    "compensate": "odrl:compensate",
-    "attribute": "odrl:attribute",
-    "shareAlike": "http://creativecommons.org/ns#ShareAlike",
-    "reciprocate": "bocage:reciprocate",
-}
+# Profile enumerations: authored value -> IRI (shared with protocol.odrl).
+_AUTHENTICATION: Final = AUTHENTICATION_TERMS
+_TRANSPORT: Final = TRANSPORT_TERMS
+_AUDIENCE: Final = AUDIENCE_TERMS
+_AUTO_ACCEPT: Final = AUTO_ACCEPT_TERMS
+_QUOTA_UNIT: Final = QUOTA_UNIT_TERMS
+_DUTY_ACTION: Final = DUTY_ACTION_TERMS
 
 
 # --- published records ------------------------------------------------------

@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from protocol.digest import make_digest
+from protocol.digest import DigestError, make_digest
 from protocol.errors import ProtocolError
 
 __all__ = [
@@ -472,6 +472,29 @@ def sign_bytes(algorithm: str, key: PrivateKey, data: bytes) -> bytes:
     digest = hashes.SHA256() if size == 32 else hashes.SHA384()
     r, s = decode_dss_signature(key.sign(data, ec.ECDSA(digest)))
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def check_body_digest(
+    value: str | None, body: bytes, header: str, check: Callable[[str, bytes], bool]
+) -> Failure | None:
+    """The failure, if any, of a body against its ``Digest`` or ``Content-Digest``.
+
+    ``check`` is the digest module's checker for that header; a header we
+    cannot parse is malformed (400), an algorithm we do not know is
+    unsupported, a mismatch is a mismatch (both 401).
+    """
+    if value is None:
+        return Failure.of(FailureCode.MISSING_COMPONENT, f"{header} header missing")
+    try:
+        matches = check(value, body)
+    except DigestError as error:
+        code = (
+            FailureCode.MALFORMED if error.malformed else FailureCode.DIGEST_UNSUPPORTED
+        )
+        return Failure.of(code, error.reason)
+    if not matches:
+        return Failure.of(FailureCode.DIGEST_MISMATCH, f"{header} does not match body")
+    return None
 
 
 # --- the front door --------------------------------------------------------

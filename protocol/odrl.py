@@ -40,7 +40,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from protocol.errors import ProtocolError
-from protocol.records import Constraint, Hours, Offer, Quota, Rule
+from protocol.records import (
+    AUDIENCE_TERMS,
+    AUTHENTICATION_TERMS,
+    AUTO_ACCEPT_TERMS,
+    DUTY_ACTION_TERMS,
+    QUOTA_UNIT_TERMS,
+    TRANSPORT_TERMS,
+    Constraint,
+    Hours,
+    Offer,
+    Quota,
+    Rule,
+)
 
 __all__ = [
     "INCLUDED_IN",
@@ -664,26 +676,25 @@ def evaluate(offer: Offer, request: AccessRequest) -> Decision:
 
 # --- policies over the wire ------------------------------------------------------
 
-_AUTHENTICATION: Final = {
-    "NoAuthentication": "none",
-    "HttpSignature": "http-signature",
-    "AgreementToken": "agreement-token",
-}
-_TRANSPORT: Final = {"TLS": "tls", "AnyTransport": "any"}
-_AUDIENCE: Final = {
-    "Public": "public",
-    "Members": "members",
-    "AgreementHolders": "agreement",
-}
-_AUTO_ACCEPT: Final = {"Anyone": "any", "Members": "members"}
-_QUOTA_UNIT: Final = {"Request": "request", "Byte": "byte"}
+
+def _by_local_name(terms: Mapping[str, str]) -> dict[str, str]:
+    """Reverse a profile table: the IRI's local name -> the authored value."""
+    return {
+        iri.rsplit(":", 1)[-1].rsplit("#", 1)[-1]: value for value, iri in terms.items()
+    }
+
+
+_AUTHENTICATION: Final = _by_local_name(AUTHENTICATION_TERMS)
+_TRANSPORT: Final = _by_local_name(TRANSPORT_TERMS)
+_AUDIENCE: Final = _by_local_name(AUDIENCE_TERMS)
+_AUTO_ACCEPT: Final = _by_local_name(AUTO_ACCEPT_TERMS)
+_QUOTA_UNIT: Final = _by_local_name(QUOTA_UNIT_TERMS)
+# Duties are found by full IRI, prefixed name, local name or authored name.
 _DUTY_ACTION: Final = {
-    "compensate": "compensate",
-    "attribute": "attribute",
-    "http://creativecommons.org/ns#ShareAlike": "shareAlike",
+    **{value: value for value in DUTY_ACTION_TERMS},
+    **{iri: value for value, iri in DUTY_ACTION_TERMS.items()},
+    **_by_local_name(DUTY_ACTION_TERMS),
     "cc:ShareAlike": "shareAlike",
-    "shareAlike": "shareAlike",
-    "reciprocate": "reciprocate",
 }
 _EU_CURRENCY: Final = "http://publications.europa.eu/resource/authority/currency/"
 

@@ -43,6 +43,36 @@ Authentication = Literal["none", "http-signature", "agreement-token"]
 Audience = Literal["public", "members", "agreement"]
 
 
+# How the authored enumerations are written in the Bocage profile
+# (protocol/profile/bocage.ttl); protocol.dcat writes these, protocol.odrl
+# reads them back.
+AUTHENTICATION_TERMS: dict[str, str] = {
+    "none": "bocage:NoAuthentication",
+    "http-signature": "bocage:HttpSignature",
+    "agreement-token": "bocage:AgreementToken",
+}
+TRANSPORT_TERMS: dict[str, str] = {"tls": "bocage:TLS", "any": "bocage:AnyTransport"}
+AUDIENCE_TERMS: dict[str, str] = {
+    "public": "bocage:Public",
+    "members": "bocage:Members",
+    "agreement": "bocage:AgreementHolders",
+}
+AUTO_ACCEPT_TERMS: dict[str, str] = {
+    "any": "bocage:Anyone",
+    "members": "bocage:Members",
+}
+QUOTA_UNIT_TERMS: dict[str, str] = {"request": "bocage:Request", "byte": "bocage:Byte"}
+# Duties: ODRL 2.2 actions, the Creative Commons share-alike action the ODRL
+# Common Vocabulary includes (a full IRI: "cc" is an ActivityStreams term),
+# and the profile's own reciprocity action.
+DUTY_ACTION_TERMS: dict[str, str] = {
+    "compensate": "odrl:compensate",
+    "attribute": "odrl:attribute",
+    "shareAlike": "http://creativecommons.org/ns#ShareAlike",
+    "reciprocate": "bocage:reciprocate",
+}
+
+
 class RecordError(ProtocolError):
     """An authored record is invalid; ``field`` names where."""
 

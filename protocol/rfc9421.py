@@ -35,7 +35,7 @@ from http_sfv.item import InnerList, Item
 from http_sfv.list import List as SfList
 from http_sfv.types import DisplayString, Token
 
-from protocol.digest import DigestError, check_content_digest, make_content_digest
+from protocol.digest import check_content_digest, make_content_digest
 from protocol.httpsig import (
     ALGORITHMS,
     MASTODON_WINDOW,
@@ -53,6 +53,7 @@ from protocol.httpsig import (
     VerifyResult,
     algorithm_for_key,
     authority_of,
+    check_body_digest,
     key_fits,
     now_timestamp,
     sign_bytes,
@@ -675,21 +676,9 @@ async def _verify(
 
 
 def _check_body(view: HeaderView, body: bytes) -> Failure | None:
-    value = view.get("content-digest")
-    if value is None:
-        return Failure.of(FailureCode.MISSING_COMPONENT, "Content-Digest missing")
-    try:
-        matches = check_content_digest(value, body)
-    except DigestError as error:
-        code = (
-            FailureCode.MALFORMED
-            if error.malformed
-            else (FailureCode.DIGEST_UNSUPPORTED)
-        )
-        return Failure.of(code, error.reason)
-    if not matches:
-        return Failure.of(FailureCode.DIGEST_MISMATCH, "Content-Digest mismatch")
-    return None
+    return check_body_digest(
+        view.get("content-digest"), body, "Content-Digest", check_content_digest
+    )
 
 
 # --- signing -----------------------------------------------------------------

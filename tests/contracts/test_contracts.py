@@ -208,3 +208,24 @@ async def test_broader_request_is_rejected_and_manual_approval(tmp_path: Path) -
             return await states(b) == ["rejected", "agreed"]
 
         await eventually(agreed, what="approval reaches B")
+
+
+async def test_public_download_offer_meters_anonymous_calls(tmp_path: Path) -> None:
+    async with running_nodes(tmp_path, 1) as (a,):
+        folder = Path(a.config.node.data_dir) / "files"
+        folder.mkdir(parents=True)
+        sha = "0" * 64
+        (folder / sha).write_bytes(b"station;no2\nA;21\n")
+        data = offer(
+            a, "downloads", "/files/", audience="public",
+            authentication=["none"], quotas=[{"limit": 2, "period": "PT1H"}],
+        )  # fmt: skip
+        await a.node.catalogue.put(decode_service(data))
+        url = f"{a.origin}/files/{sha}"
+        assert (await call(None, "GET", url))[0] == 200
+        assert (await call(None, "GET", url))[0] == 200
+        status, headers, body = await call(None, "GET", url)
+        assert status == 429 and body["constraint"] == "quota:PT1H"
+        assert 0 < int(headers["Retry-After"]) <= 3600
+        # Files no offer covers, and other routes, are not affected.
+        assert (await call(None, "GET", f"{a.origin}/healthz"))[0] == 200

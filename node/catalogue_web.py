@@ -16,12 +16,12 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import func, select
-from storage.search import SearchQuery, search
 
 from node.activitypub import PAGE_SIZE, as_response, layout, page_cursor, wants_html
 from node.appkeys import NODE
 from node.catalogue import record_to_public
 from protocol import dcat
+from storage.search import SearchQuery, search
 from storage.tables import records
 
 PROFILE_DIR = Path(dcat.__file__).with_name("profile")

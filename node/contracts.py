@@ -597,14 +597,26 @@ class Meter:
     def record(
         self, agreement: int, windows: list[tuple[str, float]], at: float
     ) -> None:
-        for period, start in windows:
-            key = (agreement, period, start)
-            self._windows[key] = self._windows.get(key, 0) + 1
-            self._pending_windows[key] += 1
+        """Count one allowed call against each request quota window."""
+        for key, start in windows:
+            if not key.endswith("/byte"):
+                self._add((agreement, key, start), 1)
         day = time.strftime("%Y-%m-%d", time.gmtime(at))
         self._pending_daily[(agreement, day)] += 1
         if agreement in self._totals:
             self._totals[agreement] += 1
+
+    def record_bytes(
+        self, agreement: int, windows: list[tuple[str, float]], size: int
+    ) -> None:
+        """Count what a call sent against each byte quota window (after it ran)."""
+        for key, start in windows:
+            if key.endswith("/byte"):
+                self._add((agreement, key, start), size)
+
+    def _add(self, key: tuple[int, str, float], amount: int) -> None:
+        self._windows[key] = self._windows.get(key, 0) + amount
+        self._pending_windows[key] += amount
 
     async def flush(self) -> None:
         if not self._pending_windows and not self._pending_daily:

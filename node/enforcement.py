@@ -166,8 +166,14 @@ class Enforcer:
             return refuse(401, f"signature: {reason}", "authentication")
         return Caller(signer[0], "http-signature")
 
-    async def check(self, request: web.Request, own: OwnOffer) -> web.Response | None:
-        """None to let the request through (and count it), else the refusal."""
+    async def check(
+        self, request: web.Request, own: OwnOffer
+    ) -> web.Response | Callable[[int], None]:
+        """The refusal, or a function to call with the bytes the answer sent.
+
+        An allowed call is counted against request quotas at once; byte quotas
+        admit a call while they are not spent, and count its bytes after.
+        """
         caller = await self.identify(request)
         if isinstance(caller, web.Response):
             return caller
@@ -220,7 +226,7 @@ class Enforcer:
                 decision.status, decision.reason, decision.constraint, headers
             )
         self.meter.record(seq, windows, now)
-        return None
+        return lambda size: self.meter.record_bytes(seq, windows, size)
 
 
 def _with_terms(policy: Offer, offer: Offer) -> Offer:
@@ -259,6 +265,10 @@ def refuse(
     return web.json_response(body, status=status, headers=headers)
 
 
+ByteCounter = Callable[[int], None]
+_BYTES: web.RequestKey[ByteCounter] = web.RequestKey("count_bytes")
+
+
 @web.middleware
 async def enforce(
     request: web.Request,
@@ -272,8 +282,18 @@ async def enforce(
     own = await node.contracts.offer_for(node.config.origin + path)
     if own is None:
         return await handler(request)
-    refusal = await node.enforcer.check(request, own)
-    if refusal is not None:
-        log.info("refused %s %s: %s", request.method, path, refusal.text)
-        return refusal
+    verdict = await node.enforcer.check(request, own)
+    if isinstance(verdict, web.Response):
+        log.info("refused %s %s: %s", request.method, path, verdict.text)
+        return verdict
+    # Bytes are known when the headers go out (a file's size included):
+    # count them then (see count_bytes).
+    request[_BYTES] = verdict
     return await handler(request)
+
+
+async def count_bytes(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: charge an enforced call's bytes to byte quotas."""
+    count = request.get(_BYTES)
+    if count is not None:
+        count(response.content_length or 0)

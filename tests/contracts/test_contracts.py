@@ -229,3 +229,21 @@ async def test_public_download_offer_meters_anonymous_calls(tmp_path: Path) -> N
         assert 0 < int(headers["Retry-After"]) <= 3600
         # Files no offer covers, and other routes, are not affected.
         assert (await call(None, "GET", f"{a.origin}/healthz"))[0] == 200
+
+
+async def test_byte_quota_counts_what_was_sent(tmp_path: Path) -> None:
+    async with running_nodes(tmp_path, 1) as (a,):
+        folder = Path(a.config.node.data_dir) / "files"
+        folder.mkdir(parents=True)
+        sha = "1" * 64
+        (folder / sha).write_bytes(b"x" * 600)
+        data = offer(
+            a, "bytes", "/files/", audience="public", authentication=["none"],
+            quotas=[{"limit": 1000, "period": "P1D", "unit": "byte"}],
+        )  # fmt: skip
+        await a.node.catalogue.put(decode_service(data))
+        url = f"{a.origin}/files/{sha}"
+        assert (await call(None, "GET", url))[0] == 200  # 600 of 1000 bytes
+        assert (await call(None, "GET", url))[0] == 200  # 1200: over, but admitted
+        status, _, body = await call(None, "GET", url)  # spent: refused
+        assert status == 429 and body["constraint"] == "quota:P1D/byte"

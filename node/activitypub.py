@@ -193,17 +193,36 @@ async def inbox_post(request: web.Request) -> web.Response:
 # --- collections -------------------------------------------------------------
 
 
-def _collection(iri: str, total: int) -> dict[str, Any]:
+def collection(iri: str, total: int, **extra: Any) -> dict[str, Any]:
+    """An OrderedCollection that names its first page."""
     return {
         "@context": AS_CONTEXT,
         "id": iri,
         "type": "OrderedCollection",
+        **extra,
         "totalItems": total,
         "first": f"{iri}?page=1",
     }
 
 
-def _page(
+async def keyset_page(
+    conn: Any, stmt: Any, key: Any, before: int | None
+) -> tuple[list[Any], int | None]:
+    """One page of ``stmt``, newest first by ``key``, and the next page's cursor.
+
+    Keyed by a sequence number rather than an offset, so pages stay stable
+    while new items arrive at the front.
+    """
+    if before is not None:
+        stmt = stmt.where(key < before)
+    rows = (await conn.execute(stmt.order_by(key.desc()).limit(PAGE_SIZE + 1))).all()
+    if len(rows) > PAGE_SIZE:
+        rows = rows[:PAGE_SIZE]
+        return rows, int(rows[-1][0])
+    return rows, None
+
+
+def collection_page(
     iri: str, items: list[Any], next_cursor: int | None, at: str
 ) -> dict[str, Any]:
     page: dict[str, Any] = {
@@ -249,19 +268,11 @@ async def outbox(request: web.Request) -> web.Response:
                     select(func.count()).select_from(activities).where(where)
                 )
             ).scalar_one()
-            return as_response(_collection(iri, int(total)))
+            return as_response(collection(iri, int(total)))
         stmt = select(activities.c.seq, activities.c.document).where(where)
-        if before is not None:
-            stmt = stmt.where(activities.c.seq < before)
-        rows = (
-            await conn.execute(
-                stmt.order_by(activities.c.seq.desc()).limit(PAGE_SIZE + 1)
-            )
-        ).all()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+        rows, cursor = await keyset_page(conn, stmt, activities.c.seq, before)
     items = [row.document for row in rows]
-    return as_response(_page(iri, items, rows[-1].seq if more else None, at))
+    return as_response(collection_page(iri, items, cursor, at))
 
 
 async def _follow_collection(request: web.Request, *, followers: bool) -> web.Response:
@@ -285,18 +296,10 @@ async def _follow_collection(request: web.Request, *, followers: bool) -> web.Re
                     select(func.count()).select_from(follows).where(where)
                 )
             ).scalar_one()
-            return as_response(_collection(iri, int(total)))
+            return as_response(collection(iri, int(total)))
         stmt = select(follows.c.id, other).where(where)
-        if before is not None:
-            stmt = stmt.where(follows.c.id < before)
-        rows = (
-            await conn.execute(stmt.order_by(follows.c.id.desc()).limit(PAGE_SIZE + 1))
-        ).all()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return as_response(
-        _page(iri, [r[1] for r in rows], rows[-1][0] if more else None, at)
-    )
+        rows, cursor = await keyset_page(conn, stmt, follows.c.id, before)
+    return as_response(collection_page(iri, [r[1] for r in rows], cursor, at))
 
 
 async def followers(request: web.Request) -> web.Response:

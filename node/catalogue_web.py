@@ -17,7 +17,15 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select
 
-from node.activitypub import PAGE_SIZE, as_response, layout, page_cursor, wants_html
+from node.activitypub import (
+    as_response,
+    collection,
+    collection_page,
+    keyset_page,
+    layout,
+    page_cursor,
+    wants_html,
+)
 from node.appkeys import NODE
 from node.catalogue import record_to_public
 from protocol import dcat
@@ -97,26 +105,12 @@ async def catalogue_view(request: web.Request) -> web.StreamResponse:
             total = (
                 await conn.execute(select(func.count()).select_from(records).where(own))
             ).scalar_one()
-            return as_response(
-                {
-                    "@context": "https://www.w3.org/ns/activitystreams",
-                    "id": iri,
-                    "type": "OrderedCollection",
-                    "name": f"{node.config.node.name} — catalogue",
-                    "totalItems": int(total),
-                    "first": f"{iri}?page=1",
-                }
-            )
+            name = f"{node.config.node.name} — catalogue"
+            return as_response(collection(iri, int(total), name=name))
         stmt = select(records.c.seq, records.c.document).where(own)
-        if before is not None:
-            stmt = stmt.where(records.c.seq < before)
-        rows = (
-            await conn.execute(stmt.order_by(records.c.seq.desc()).limit(PAGE_SIZE + 1))
-        ).all()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+        rows, cursor = await keyset_page(conn, stmt, records.c.seq, before)
     documents = [row.document for row in rows]
-    next_url = f"{iri}?before={rows[-1].seq}" if more else None
+    next_url = f"{iri}?before={cursor}" if cursor is not None else None
     if fmt is not None:
         config = node.config
         response = await _serialise(
@@ -135,16 +129,7 @@ async def catalogue_view(request: web.Request) -> web.StreamResponse:
             suffix = {"turtle": "ttl", "xml": "rdf", "json-ld": "jsonld"}[fmt]
             response.headers["Link"] = f'<{next_url}&format={suffix}>; rel="next"'
         return response
-    page: dict[str, Any] = {
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": f"{iri}?{at}",
-        "type": "OrderedCollectionPage",
-        "partOf": iri,
-        "orderedItems": documents,
-    }
-    if next_url:
-        page["next"] = next_url
-    return as_response(page)
+    return as_response(collection_page(iri, documents, cursor, at))
 
 
 async def search_view(request: web.Request) -> web.Response:

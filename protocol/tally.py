@@ -69,16 +69,23 @@ submitted ballot, in canonical order.
 Secret ballots: :func:`tally_document` given a ``secret_key`` publishes, in
 place of each ballot, its voter, college, ``castAt`` and a commitment
 SHA-256(JCS({"ballot": …, "salt": hex})) with a per-ballot salt
-HMAC-SHA256(secret_key, JCS(ballot)); a voter handed their salt can find their
-ballot.  ``inputsHash`` then covers the commitments instead of the ballots (a
-hash of plaintext ballots could be found by trying the few possible choices),
-and ``commitmentsHash`` chains them.  A verifier can then check the chain,
-eligibility and lateness refusals, that no voter is counted twice, the
-participating weight and turnout, that each option's counts add up to the
-counted weight, and the outcome from the published counts.  It can NOT check
-that a count matches the ballots, nor ``malformed``/``unknown-option``
-refusals, nor which of a voter's ballots was valid; that needs the ballots and
-salts (an auditor's job).
+HMAC-SHA256(secret_key, JCS(ballot)).  Who voted and when stays public; what
+they chose does not.  A voter handed their salt as a receipt
+(:func:`ballot_salt`) can recompute their commitment and find it.
+``inputsHash`` then covers the commitments instead of the ballots (a hash of
+plaintext ballots could be found by trying the few possible choices), and
+``commitmentsHash`` chains them: h0 = SHA-256("bocage-tally/1"),
+h_i = SHA-256(h_(i-1) || commitment_i).
+
+A verifier of a secret tally CAN check: the chain and the inputs hash; the
+canonical (``castAt``) order; that counted and refused ballots partition the
+commitments; the ``not-eligible`` and ``late`` refusals and that no voter is
+counted twice; eligible and participating weight and turnout; that each
+option's counts add up to the counted weight; and the outcome, winners and
+quorum from the published counts.  It CANNOT check that a count matches the
+ballots, nor a ``malformed`` or ``unknown-option`` refusal, nor which of a
+voter's ballots was the valid one; that needs the ballots and the key (an
+auditor's job).  Objection reasons and refusal details are not published.
 
 What this module does not check: that ballots really come from their voter
 (signatures are checked by the inbox), that the electorate is the right one
@@ -95,6 +102,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
+from itertools import pairwise
 from typing import Any, Final, cast
 
 import rfc8785
@@ -103,11 +111,21 @@ from protocol.errors import ProtocolError
 
 __all__ = [
     "ABSTAIN",
+    "ADOPTED",
     "ALGORITHM_VERSION",
     "CONSENT",
+    "DUPLICATE",
+    "LATE",
+    "MALFORMED",
     "NO",
+    "NOT_ELIGIBLE",
+    "NO_DECISION",
     "OBJECT",
+    "REJECTED",
     "SUPPORTED_VERSIONS",
+    "TIE",
+    "UNKNOWN_OPTION",
+    "WINNER",
     "YES",
     "Ballot",
     "Consent",
@@ -151,8 +169,12 @@ MALFORMED: Final = "malformed"
 UNKNOWN_OPTION: Final = "unknown-option"
 DUPLICATE: Final = "duplicate"
 
-_FRACTION = re.compile(r"-?[0-9]+/[0-9]+")
-_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_REASONS: Final = frozenset({NOT_ELIGIBLE, LATE, MALFORMED, UNKNOWN_OPTION, DUPLICATE})
+
+_FRACTION = re.compile(r"[0-9]+/[0-9]+")  # nothing here is negative
+_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
+)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -207,7 +229,9 @@ class Ballot:
     """One submitted ballot, as received (valid or not).
 
     Yes/no and consent rules use ``choice`` (and ``reason`` for an objection);
-    majority judgment uses ``grades`` (option → grade).
+    majority judgment uses ``grades`` (option → grade).  Construction raises
+    :class:`TallyError` if ``cast_at`` is naive or the ballot cannot be
+    written as JCS; any other oddity is left for :func:`tally` to refuse.
     """
 
     id: str
@@ -221,6 +245,9 @@ class Ballot:
     def __post_init__(self) -> None:
         if self.cast_at.tzinfo is None:
             raise TallyError("ballot cast_at must be timezone-aware")
+        # A ballot that JCS cannot write (a lone surrogate from a "\\ud800"
+        # escape) could be neither hashed nor published: refuse it at intake.
+        _canonical(_ballot_json(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +266,7 @@ class Electorate:
 class RefusedBallot:
     """A ballot that was not counted, and why."""
 
+    index: int  # position in Tally.ballots
     ballot: Ballot
     reason: str
     detail: str = ""
@@ -254,6 +282,7 @@ class Tally:
     closes_at: datetime
     ballots: tuple[Ballot, ...]  # every submitted ballot, canonical order
     counted: tuple[Ballot, ...]
+    counted_indices: tuple[int, ...]  # positions of ``counted`` in ``ballots``
     refused: tuple[RefusedBallot, ...]
     outcome: str
     winners: tuple[str, ...]  # the winner, or the tied options (MJ only)
@@ -298,6 +327,8 @@ def _canonical(value: object) -> bytes:
         return rfc8785.dumps(cast("Any", value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise TallyError(f"value cannot be canonicalised: {exc}") from exc
+    except RecursionError as exc:
+        raise TallyError("value is nested too deeply to canonicalise") from exc
 
 
 def _sha256_hex(data: bytes) -> str:
@@ -309,7 +340,8 @@ def _fraction_json(value: Fraction) -> str:
 
 
 def _instant_json(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
 
 
 def _rule_json(rule: Rule) -> dict[str, Any]:
@@ -475,40 +507,62 @@ def _lower_median(units: Sequence[int], total: int) -> int:
     raise AssertionError("no median in an empty profile")
 
 
-def _mj_best(options: Sequence[str], profile: Mapping[str, list[int]]) -> list[str]:
-    """Options tied best after Balinski-Laraki tie-breaking on unit counts.
+def _grade_at(cumulative: Sequence[int], position: int) -> int:
+    # The grade at ``position`` (0-based) of the sorted judgments.
+    return next(g for g, upto in enumerate(cumulative) if upto > position)
 
-    Removing single units one at a time is what the definition says; this
-    removes them in runs, as many at once as leave every tied option's
-    median unchanged, which gives the same result in fewer steps.
+
+def _compare_majority_values(
+    first: Sequence[int], second: Sequence[int], total: int
+) -> int:
+    """Compare two options' majority values: -1, 0 or 1 (Balinski-Laraki).
+
+    The majority value is the sequence of lower medians met while removing
+    them one at a time.  On the sorted judgments a[0..n-1] those removals
+    spiral out from the middle: for n = 2m+1 they are a[m], a[m-1], a[m+1],
+    a[m-2], …; for n = 2m, a[m-1], a[m], a[m-2], a[m+1], ….  So two majority
+    values first differ at the first sorted position, on either side of the
+    middle, where the two options' sorted judgments differ; positions where
+    they differ are where one option's cumulative counts step past another
+    grade than the other's.  This needs O(grades) work, not O(voters).
     """
-    units = {option: list(profile[option]) for option in options}
-    total = sum(units[options[0]])
-    medians = {o: _lower_median(units[o], total) for o in options}
-    best = max(medians.values())
-    tied = [o for o in options if medians[o] == best]
+    cum_a = [sum(first[: g + 1]) for g in range(len(first))]
+    cum_b = [sum(second[: g + 1]) for g in range(len(second))]
+    # a_A[p] != a_B[p] exactly for p in some [min(cA, cB), max(cA, cB)).
+    spans = [(min(x, y), max(x, y)) for x, y in zip(cum_a, cum_b, strict=True)]
+    spans = [(lo, hi) for lo, hi in spans if lo < hi]
+    if not spans:
+        return 0
 
-    while len(tied) > 1:
-        # With L units below the median m and c at m, after j removals at m
-        # the median is still m while 2L < total - j and
-        # 2(L + c - j) >= total - j.
-        run = min(
-            min(
-                total - 2 * sum(units[o][:best]) - 1,
-                2 * sum(units[o][: best + 1]) - total,
-            )
-            for o in tied
-        )
-        step = run + 1
-        for option in tied:
-            units[option][best] -= step
-        total -= step
-        if total == 0:
-            break
-        medians = {o: _lower_median(units[o], total) for o in tied}
-        best = max(medians.values())
-        tied = [o for o in tied if medians[o] == best]
-    return tied
+    odd = total % 2 == 1
+    down_start = (total - 1) // 2  # a[m] if n is odd, a[m-1] if even
+    up_start = total // 2  # a[m] in both cases
+    candidates: list[tuple[int, int]] = []  # (step in the sequence, position)
+    below = [min(hi - 1, down_start) for lo, hi in spans if lo <= down_start]
+    if below:
+        k = down_start - max(below)
+        candidates.append(((2 * k - 1 if k else 0) if odd else 2 * k, down_start - k))
+    above = [max(lo, up_start) for lo, hi in spans if hi - 1 >= up_start]
+    if above:
+        k = min(above) - up_start
+        candidates.append((2 * k if odd else 2 * k + 1, up_start + k))
+
+    position = min(candidates)[1]
+    grade_a, grade_b = _grade_at(cum_a, position), _grade_at(cum_b, position)
+    return (grade_a > grade_b) - (grade_a < grade_b)
+
+
+def _mj_best(options: Sequence[str], profile: Mapping[str, list[int]]) -> list[str]:
+    """Options whose majority value is greatest (several if they tie)."""
+    total = sum(profile[options[0]])
+    best = [options[0]]
+    for option in options[1:]:
+        order = _compare_majority_values(profile[option], profile[best[0]], total)
+        if order > 0:
+            best = [option]
+        elif order == 0:
+            best.append(option)
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -563,9 +617,7 @@ def _decide(
         return _Decision(NO_DECISION, (), True, {})
     if any(sum(row) != total for row in profile.values()):
         raise TallyError("options are not judged by the same weight")
-    majority = {
-        o: rule.grades[_lower_median(profile[o], total)] for o in options
-    }
+    majority = {o: rule.grades[_lower_median(profile[o], total)] for o in options}
     best = _mj_best(options, profile)
     outcome = WINNER if len(best) == 1 else TIE
     return _Decision(outcome, tuple(best), True, majority)
@@ -595,9 +647,10 @@ def tally(
     ordered = tuple(sorted(ballots, key=_ballot_key))
 
     counted: list[Ballot] = []
+    counted_indices: list[int] = []
     refused: list[RefusedBallot] = []
     voted: set[str] = set()
-    for ballot in ordered:
+    for position, ballot in enumerate(ordered):
         if electorate.voters.get(ballot.voter) != ballot.college:
             reason, detail = NOT_ELIGIBLE, ""
         elif ballot.cast_at >= closes_at:
@@ -607,10 +660,11 @@ def tally(
         if not reason and ballot.voter in voted:
             reason = DUPLICATE
         if reason:
-            refused.append(RefusedBallot(ballot, reason, detail))
+            refused.append(RefusedBallot(position, ballot, reason, detail))
             continue
         voted.add(ballot.voter)
         counted.append(ballot)
+        counted_indices.append(position)
 
     counts: dict[str, Fraction] = {}
     grade_counts: dict[str, dict[str, Fraction]] = {}
@@ -643,6 +697,7 @@ def tally(
         closes_at=closes_at,
         ballots=ordered,
         counted=tuple(counted),
+        counted_indices=tuple(counted_indices),
         refused=tuple(refused),
         outcome=decision.outcome,
         winners=decision.winners,
@@ -674,7 +729,6 @@ def tally_document(t: Tally, *, secret_key: bytes | None = None) -> dict[str, An
     commitments and objection reasons and refusal details are left out; see
     the module docstring for what a reader can still verify.
     """
-    index = {id(b): i for i, b in enumerate(t.ballots)}
     result: dict[str, Any] = {
         "outcome": t.outcome,
         "winners": list(t.winners),
@@ -682,9 +736,9 @@ def tally_document(t: Tally, *, secret_key: bytes | None = None) -> dict[str, An
         "eligibleWeight": _fraction_json(t.eligible_weight),
         "participatingWeight": _fraction_json(t.participating_weight),
         "turnout": _fraction_json(t.turnout),
-        "counted": [index[id(b)] for b in t.counted],
+        "counted": list(t.counted_indices),
         "refused": [
-            {"index": index[id(r.ballot)], "reason": r.reason}
+            {"index": r.index, "reason": r.reason}
             | ({"detail": r.detail} if r.detail and secret_key is None else {})
             for r in t.refused
         ],
@@ -699,7 +753,9 @@ def tally_document(t: Tally, *, secret_key: bytes | None = None) -> dict[str, An
         result["counts"] = {c: _fraction_json(w) for c, w in t.counts.items()}
     if isinstance(t.rule, Consent) and secret_key is None:
         result["objections"] = [
-            {"index": index[id(b)], "reason": b.reason} for b in t.objections
+            {"index": i, "reason": b.reason}
+            for i, b in zip(t.counted_indices, t.counted, strict=True)
+            if b.choice == OBJECT
         ]
 
     document: dict[str, Any] = {
@@ -850,7 +906,12 @@ def _parse_ballot(value: object) -> Ballot:
 def _compare(
     mismatches: list[Mismatch], name: str, published: object, recomputed: object
 ) -> None:
-    if published != recomputed:
+    # Compare as canonical JSON: in Python, False == 0 and 1 == 1.0.
+    try:
+        same = _canonical(published) == _canonical(recomputed)
+    except TallyError:
+        same = False
+    if not same:
         mismatches.append(Mismatch(name, published, recomputed))
 
 
@@ -868,7 +929,7 @@ def verify_tally(document: Mapping[str, Any]) -> VerifyResult:
     try:
         data = _object(document, "document")
         version = data.get("algorithm")
-        if version not in SUPPORTED_VERSIONS:
+        if not isinstance(version, str) or version not in SUPPORTED_VERSIONS:
             mismatches.append(Mismatch("algorithm", version, ALGORITHM_VERSION))
             return VerifyResult(secret, tuple(mismatches))
         rule = _parse_rule(data.get("rule"))
@@ -886,7 +947,10 @@ def verify_tally(document: Mapping[str, Any]) -> VerifyResult:
                 tally(rule, options, ballots, electorate, closes_at)
             )
             _compare(
-                mismatches, "inputsHash", data.get("inputsHash"), recomputed["inputsHash"]
+                mismatches,
+                "inputsHash",
+                data.get("inputsHash"),
+                recomputed["inputsHash"],
             )
             _compare(mismatches, "ballots", data.get("ballots"), recomputed["ballots"])
             expected = recomputed["result"]
@@ -941,17 +1005,31 @@ def _verify_secret(
             rule, options, electorate, closes_at, ("commitments", list(entries))
         ),
     )
-    if any(a[2] > b[2] for a, b in zip(voters, voters[1:], strict=False)):
+    if any(a[2] > b[2] for a, b in pairwise(voters)):
         mismatches.append(Mismatch("commitments", "not in castAt order", None))
 
     result = _object(data.get("result"), "result")
-    counted = [_index(i, len(voters)) for i in _list(result.get("counted"), "counted")]
-    refused = {
-        _index(_object(r, "refused")["index"], len(voters)): _str(
-            _object(r, "refused").get("reason"), "reason"
-        )
-        for r in _list(result.get("refused"), "refused")
+    members = {
+        "outcome",
+        "winners",
+        "quorumReached",
+        "eligibleWeight",
+        "participatingWeight",
+        "turnout",
+        "counted",
+        "refused",
     }
+    if isinstance(rule, MajorityJudgment):
+        members |= {"gradeCounts", "majorityGrades"}
+    else:
+        members.add("counts")
+    _compare(mismatches, "result", sorted(result), sorted(members))
+    counted = [_index(i, len(voters)) for i in _list(result.get("counted"), "counted")]
+    refused: dict[int, str] = {}
+    for entry in _list(result.get("refused"), "refused"):
+        item = _object(entry, "refused")
+        index = _index(item.get("index"), len(voters))
+        refused[index] = _str(item.get("reason"), "reason")
     if sorted(counted + list(refused)) != list(range(len(voters))):
         mismatches.append(Mismatch("result.counted", "not a partition", None))
 
@@ -973,7 +1051,7 @@ def _verify_secret(
             LATE: eligible and cast_at >= closes_at,
             DUPLICATE: voter in first and first[voter] <= cast_at,
         }.get(reason, eligible and cast_at < closes_at)
-        if not expected:
+        if reason not in _REASONS or not expected:
             mismatches.append(Mismatch(f"result.refused[{i}]", reason, None))
 
     # Totals: what was counted must add up, and the outcome must follow.
@@ -995,7 +1073,9 @@ def _verify_secret(
         result.get("participatingWeight"),
         _fraction_json(participating),
     )
-    _compare(mismatches, "result.turnout", result.get("turnout"), _fraction_json(turnout))
+    _compare(
+        mismatches, "result.turnout", result.get("turnout"), _fraction_json(turnout)
+    )
 
     counts: dict[str, Fraction] = {}
     grade_counts: dict[str, dict[str, Fraction]] = {}
@@ -1028,8 +1108,10 @@ def _verify_secret(
             _fraction_json(sum(counts.values(), Fraction(0))),
             _fraction_json(participating),
         )
-    if mismatches:
-        return
+    if any(
+        m.field.startswith(("result.counts", "result.gradeCounts")) for m in mismatches
+    ):
+        return  # counts that do not add up cannot be decided on
 
     decision = _decide(
         rule,

@@ -501,6 +501,60 @@ def import_(config_path: Path, file: Path, media_type: str | None) -> None:
     _with_node(config_path, action)
 
 
+@cli.command("verify-tally")
+@click.argument("url")
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Allow a loopback or private address (a demo node, a test).",
+)
+def verify_tally_command(url: str, allow_private: bool) -> None:
+    """Recompute a published tally from what it publishes, and say if it holds."""
+    from urllib.parse import urlsplit  # noqa: PLC0415 - keeps --help fast
+
+    from federation.http import HttpClient, HttpPolicy  # noqa: PLC0415
+    from protocol.tally import verify_tally  # noqa: PLC0415
+
+    host = (urlsplit(url).hostname or "").lower()
+    policy = HttpPolicy(
+        allow_private_hosts=frozenset({host} if allow_private else set())
+    )
+
+    async def fetch() -> object:
+        client = HttpClient(policy)
+        try:
+            response = await client.request(
+                "GET",
+                url,
+                headers={"Accept": "application/json"},
+                follow_redirects=True,
+            )
+        finally:
+            await client.close()
+        if response.status != 200:
+            raise UsageError(f"{url} answered {response.status}")
+        try:
+            return response.json()
+        except orjson.JSONDecodeError:
+            raise UsageError(f"{url} is not JSON") from None
+
+    document = asyncio.run(fetch())
+    if not isinstance(document, dict):
+        raise UsageError(f"{url} is not a tally document")
+    result = verify_tally(document)
+    if result.ok:
+        kind = "secret-ballot tally (hashes and totals)" if result.secret else "tally"
+        click.echo(f"OK: the {kind} at {url} recomputes exactly.")
+        return
+    for mismatch in result.mismatches:
+        click.echo(
+            f"MISMATCH {mismatch.field}: published {mismatch.published!r}, "
+            f"recomputed {mismatch.recomputed!r}",
+            err=True,
+        )
+    sys.exit(1)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning our errors into one line each."""
     try:

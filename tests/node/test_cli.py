@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
+from protocol.tally import Ballot, Electorate, Majority, tally, tally_document
+from tests.conftest import free_port
 from tests.processes import run_cli
 
 
@@ -91,3 +97,55 @@ def test_operator_commands(tmp_path: Path) -> None:
     manual = run_cli("manual-approval", "-c", conf, "on")
     assert manual.returncode == 0
     assert "on for node" in manual.stdout
+
+
+async def test_verify_tally_recomputes_a_published_tally(tmp_path: Path) -> None:
+    opened = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    voters = [f"https://coop.example/users/{n}" for n in ("ana", "bob", "cyd")]
+    ballots = [
+        Ballot(
+            id=f"https://coop.example/ballots/{i}",
+            voter=voter,
+            college="members",
+            cast_at=opened + timedelta(hours=i),
+            choice=choice,
+        )
+        for i, (voter, choice) in enumerate(
+            zip(voters, ["yes", "yes", "no"], strict=True)
+        )
+    ]
+    result = tally(
+        Majority(Fraction(1, 2)),
+        ("yes", "no", "abstain"),
+        ballots,
+        Electorate(dict.fromkeys(voters, "members")),
+        opened + timedelta(days=7),
+    )
+    good = tally_document(result)
+    forged = {**good, "result": {**good["result"], "outcome": "rejected"}}
+    documents = {"/good": good, "/forged": forged}
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.json_response(documents[request.path])
+
+    app = web.Application()
+    app.router.add_get("/{name}", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        ok = await asyncio.to_thread(
+            run_cli, "verify-tally", f"{base}/good", "--allow-private"
+        )
+        assert ok.returncode == 0 and ok.stdout.startswith("OK:"), ok.stderr
+        bad = await asyncio.to_thread(
+            run_cli, "verify-tally", f"{base}/forged", "--allow-private"
+        )
+        assert bad.returncode == 1 and "MISMATCH result.outcome" in bad.stderr
+        # Without --allow-private a loopback address is refused, in one line.
+        refused = await asyncio.to_thread(run_cli, "verify-tally", f"{base}/good")
+        assert refused.returncode == 2 and refused.stderr.startswith("bocage: error:")
+    finally:
+        await runner.cleanup()

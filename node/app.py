@@ -21,6 +21,7 @@ from node.appkeys import NODE, RUNNER
 from node.catalogue_web import setup_catalogue_routes
 from node.config import Config
 from node.contracts_web import setup_contract_routes
+from node.decisions import setup_log_routes
 from node.enforcement import count_bytes, enforce
 from node.services import open_node, schedule_maintenance
 from protocol.errors import BocageError, ProtocolError
@@ -112,6 +113,7 @@ def create_app(config: Config, *, setups: list[Setup] | None = None) -> web.Appl
     setup_catalogue_routes(app)
     setup_admin(app)
     setup_contract_routes(app)
+    setup_log_routes(app)
     app.middlewares.append(enforce)
     app.on_response_prepare.append(count_bytes)
     app.cleanup_ctx.append(_lifecycle(config))

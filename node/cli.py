@@ -11,7 +11,7 @@ import html
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -263,6 +263,11 @@ def approve(
         )
         if not done:
             raise UsageError(f"no pending follow of {who} by {follower_url}")
+        await node.decisions.append(
+            "federation.follow.reject" if reject else "federation.follow.accept",
+            follower_url,
+            {"actor": node.federation.fed.actor_iri(who)},
+        )
         return f"{'Rejected' if reject else 'Accepted'} {follower_url}."
 
     _with_node(config_path, action)
@@ -550,6 +555,82 @@ def verify_tally_command(url: str, allow_private: bool) -> None:
         click.echo(
             f"MISMATCH {mismatch.field}: published {mismatch.published!r}, "
             f"recomputed {mismatch.recomputed!r}",
+            err=True,
+        )
+    sys.exit(1)
+
+
+def _checkpoint_size(checkpoint: dict[str, Any]) -> int:
+    size = checkpoint.get("size")
+    return size if isinstance(size, int) else -1
+
+
+@cli.command("verify-log")
+@click.argument("url")
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Allow a loopback or private address (a demo node, a test).",
+)
+def verify_log_command(url: str, allow_private: bool) -> None:
+    """Check a decision log (URL of its /log) from any mirror: chain, signatures,
+    checkpoints and their consistency."""
+    from urllib.parse import urlsplit  # noqa: PLC0415 - keeps --help fast
+
+    from federation.http import FetchError, HttpClient, HttpPolicy  # noqa: PLC0415
+    from protocol.actors import parse_actor  # noqa: PLC0415
+    from protocol.decisionlog import verify_log  # noqa: PLC0415
+    from protocol.jsonld import as_list, first_id  # noqa: PLC0415
+
+    host = (urlsplit(url).hostname or "").lower()
+    policy = HttpPolicy(
+        allow_private_hosts=frozenset({host} if allow_private else set())
+    )
+
+    async def gather() -> tuple[list[Any], list[Any], dict[str, Any]]:
+        client = HttpClient(policy)
+        try:
+            log = await client.get_document(url)
+            entries: list[Any] = []
+            page_url = first_id(log.get("first"))
+            while page_url is not None:
+                page = await client.get_document(page_url)
+                entries += as_list(page.get("orderedItems"))
+                page_url = first_id(page.get("next"))
+            checkpoints = await client.get_document(f"{url}/checkpoints?all=1")
+            found = as_list(checkpoints.get("orderedItems"))
+            ordered = sorted(
+                (c for c in found if isinstance(c, dict)), key=_checkpoint_size
+            )
+            keys: dict[str, Any] = {}
+            for key_id in {
+                d.get("keyId") for d in (*entries, *ordered) if isinstance(d, dict)
+            }:
+                if not isinstance(key_id, str):
+                    continue
+                actor = parse_actor(await client.get_document(key_id.split("#", 1)[0]))
+                for key in actor.assertion_methods:
+                    keys[key.id] = key.public_key
+            return entries, ordered, keys
+        except FetchError as exc:
+            raise UsageError(f"cannot read the log: {exc}") from None
+        finally:
+            await client.close()
+
+    entries, checkpoints, keys = asyncio.run(gather())
+    report = verify_log(entries, checkpoints, keys.get)
+    if report.ok:
+        latest = report.latest
+        size = latest.size if latest is not None else 0
+        click.echo(
+            f"OK: {len(entries)} entries chained and signed; "
+            f"{len(checkpoints)} checkpoints consistent (latest covers {size})."
+        )
+        return
+    for problem in report.problems:
+        click.echo(
+            f"PROBLEM {problem.item} {problem.position}: "
+            f"{problem.code}: {problem.reason}",
             err=True,
         )
     sys.exit(1)

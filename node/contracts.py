@@ -357,6 +357,11 @@ class Contracts:
                 return await publish(conn)
 
             self.outbox.published(activity, await self.fed.writer.submit(reject))
+            await self.node.decisions.append(
+                "contract.reject",
+                row.request_id,
+                {"offer": row.offer_id, "consumer": row.consumer, "reason": reason},
+            )
             return
         agreement_id = self.fed.new_id("agreements")
         agreement = create_proof(
@@ -401,6 +406,11 @@ class Contracts:
 
         self.outbox.published(activity, await self.fed.writer.submit(agree))
         self.node.enforcer.forget()
+        await self.node.decisions.append(
+            "contract.accept",
+            agreement_id,
+            {"offer": row.offer_id, "consumer": row.consumer},
+        )
 
     async def terminate(self, seq: int, *, reason: str = "") -> None:
         """End an agreement from either side; it stops working at once here."""
@@ -429,6 +439,11 @@ class Contracts:
 
         self.outbox.published(activity, await self.fed.writer.submit(end))
         self.node.enforcer.forget()
+        await self.node.decisions.append(
+            "contract.terminate",
+            target,
+            {"offer": row.offer_id, "role": row.role, "reason": reason},
+        )
 
     async def on_delete(self, object_id: str, actor: str) -> None:
         """Processor hook: the other side terminated an agreement (or request)."""

@@ -29,6 +29,7 @@ from storage.writer import GroupCommitWriter
 if TYPE_CHECKING:
     from node.catalogue import Catalogue
     from node.contracts import Contracts, Meter
+    from node.decisions import DecisionLog
     from node.enforcement import Enforcer
 
 log = logging.getLogger("bocage.node")
@@ -53,6 +54,7 @@ class Node:
     contracts: Contracts = field(init=False)
     meter: Meter = field(init=False)
     enforcer: Enforcer = field(init=False)
+    decisions: DecisionLog = field(init=False)
 
     def runner(self, *, concurrency: int | None = None) -> JobRunner:
         """A job runner over this node's handlers, sized by the configuration."""
@@ -147,8 +149,10 @@ def _open_catalogue(node: Node) -> None:
 
 def _open_contracts(node: Node) -> None:
     from node.contracts import Contracts, Meter  # noqa: PLC0415 - needs Node
+    from node.decisions import DecisionLog  # noqa: PLC0415
     from node.enforcement import Enforcer  # noqa: PLC0415
 
+    node.decisions = DecisionLog(node)
     node.contracts = Contracts(node)
     node.meter = Meter(node)
     node.enforcer = Enforcer(node, node.contracts, node.meter)

@@ -327,3 +327,22 @@ data_requests = Table(
     Column("message", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# --- decision log ---------------------------------------------------------------
+
+# The node's public, hash-chained, signed decision log (protocol.decisionlog):
+# entries in order, and the signed checkpoints peers mirror.
+decision_entries = Table(
+    "decision_entries",
+    metadata,
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("document", Json, nullable=False),
+)
+
+decision_checkpoints = Table(
+    "decision_checkpoints",
+    metadata,
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("document", Json, nullable=False),
+)

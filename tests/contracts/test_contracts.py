@@ -175,6 +175,11 @@ async def test_negotiate_enforce_meter_terminate(tmp_path: Path) -> None:
             (b.actor(), 3)
         ]
 
+        # Each decision is in A's public decision log.
+        status, _, page = await call(None, "GET", f"{a.origin}/log?page=1")
+        kinds = [entry["kind"] for entry in page["orderedItems"]]
+        assert kinds == ["contract.accept", "contract.accept", "contract.terminate"]
+
 
 async def test_broader_request_is_rejected_and_manual_approval(tmp_path: Path) -> None:
     async with running_nodes(tmp_path, 2) as (a, b):

@@ -560,6 +560,10 @@ def verify_tally_command(url: str, allow_private: bool) -> None:
     sys.exit(1)
 
 
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _checkpoint_size(checkpoint: dict[str, Any]) -> int:
     size = checkpoint.get("size")
     return size if isinstance(size, int) else -1
@@ -623,8 +627,9 @@ def verify_log_command(url: str, allow_private: bool) -> None:
         latest = report.latest
         size = latest.size if latest is not None else 0
         click.echo(
-            f"OK: {len(entries)} entries chained and signed; "
-            f"{len(checkpoints)} checkpoints consistent (latest covers {size})."
+            f"OK: {_plural(len(entries), 'entry', 'entries')} chained and signed; "
+            f"{_plural(len(checkpoints), 'checkpoint', 'checkpoints')} consistent "
+            f"(the latest covers {size})."
         )
         return
     for problem in report.problems:

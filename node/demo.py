@@ -15,6 +15,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from aiohttp import web
@@ -144,6 +145,7 @@ async def run_demo(directory: Path, base_port: int) -> None:
 
 async def _befriend(nodes: list[Node]) -> None:
     """Each node follows the others and has something to show, on first run."""
+    first_run = await _count(nodes[0], objects) == 0
     for node, spec in zip(nodes, DEMO_NODES, strict=True):
         outbox = node.federation.outbox
         me = node.config.node.username
@@ -170,6 +172,35 @@ async def _befriend(nodes: list[Node]) -> None:
             for post in spec.posts:
                 await outbox.create_note(me, post)
             await _publish_records(node, spec.slug)
+
+    if first_run:
+        await _negotiate(nodes)
+
+
+async def _count(node: Node, table: Any) -> int:
+    async with node.db.read() as conn:
+        return int(
+            (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+        )
+
+
+async def _negotiate(nodes: list[Node]) -> None:
+    """The syndicate asks the metropolis for its parking API, once they are
+    members of each other (mutual follows): an agreement, and a first entry in
+    the metropolis' decision log."""
+    metropole, syndicat = nodes[0], nodes[1]
+    for _ in range(100):
+        if (
+            await _count(
+                metropole,
+                follows.select().where(follows.c.state == "accepted").subquery(),
+            )
+            >= 4
+        ):
+            break
+        await asyncio.sleep(0.1)
+    offer = f"{metropole.config.origin}/services/api-parkings"
+    await syndicat.contracts.request(offer)
 
 
 async def _publish_records(node: Node, slug: str) -> None:
@@ -224,6 +255,8 @@ def _print_welcome(configs: list[Config], directory: Path) -> None:
         f"  curl '{second.origin}/catalogue/search?q=velo'  "
         "# the syndicate mirrors the metropolis"
     )
+    click.echo(f"  curl {as_json} '{first.origin}/log?page=1'  # the decision log")
+    click.echo(f"  bocage verify-log {first.origin}/log --allow-private")
     click.echo(
         "  From another fediverse server on this machine, search for an actor URL "
         "above and follow it."

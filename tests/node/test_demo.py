@@ -43,6 +43,18 @@ async def test_demo_federates_and_stops_cleanly(tmp_path: Path) -> None:
         assert await federated(), "the demo nodes did not federate"
         hit = (await _json(f"{origins[1]}/catalogue/search?q=velo"))["items"][0]
         assert hit["mirrored"] and hit["id"] == f"{origins[0]}/datasets/arceaux-velo"
+
+        # The syndicate got an agreement on the metropolis' parking API: the
+        # first entry of the metropolis' decision log.
+        async def logged() -> bool:
+            page = await _json(f"{origins[0]}/log?page=1")
+            return [e["kind"] for e in page["orderedItems"]] == ["contract.accept"]
+
+        for _ in range(100):
+            if await logged():
+                break
+            await asyncio.sleep(0.2)
+        assert await logged(), "no agreement in the metropolis' decision log"
     finally:
         demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
         try:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict, defaultdict
+import weakref
+from collections import OrderedDict
 from email.utils import parsedate_to_datetime
 from typing import Final
 from urllib.parse import urlsplit
@@ -67,8 +68,10 @@ class Deliverer:
     def __init__(self, fed: Federation, hosts: HostBook) -> None:
         self.fed = fed
         self.hosts = hosts
-        self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(PER_HOST)
+        # Held weakly: a host's semaphore lives while deliveries to it are in
+        # flight, then goes, so a worker that met 100,000 hosts keeps none.
+        self._per_host: weakref.WeakValueDictionary[str, asyncio.Semaphore] = (
+            weakref.WeakValueDictionary()
         )
         # The same activity goes to many inboxes: serialise it once.
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
@@ -104,7 +107,10 @@ class Deliverer:
             raise RetryLater(f"host {host} is paused", paused)
         body = await self._body(str(job.payload["activity"]))
 
-        async with self._per_host[host]:
+        limit = self._per_host.get(host)
+        if limit is None:
+            limit = self._per_host[host] = asyncio.Semaphore(PER_HOST)
+        async with limit:
             schemes = self.hosts.schemes_for(state)
             for index, scheme in enumerate(schemes):
                 try:

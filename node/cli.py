@@ -457,6 +457,67 @@ def agreement_token(config_path: Path, seq: int) -> None:
     _with_node(config_path, action)
 
 
+@cli.group()
+def member() -> None:
+    """The community's members: requests, invitations and decisions."""
+
+
+@member.command("list")
+@CONFIG_OPTION
+@click.option("--state", default=None, help="Only this state (requested, member…).")
+def member_list(config_path: Path, state: str | None) -> None:
+    """Members and requests, with their state, role and college."""
+
+    async def action(node: Node) -> str:
+        rows = await node.membership.list(state)
+        return (
+            "\n".join(
+                f"{r['actor']}\t{r['state']}\t{r['role']}\t{r['college']}" for r in rows
+            )
+            or "Nobody yet."
+        )
+
+    _with_node(config_path, action)
+
+
+@member.command("decide")
+@CONFIG_OPTION
+@click.argument("actor")
+@click.argument(
+    "decision",
+    type=click.Choice(["admit", "reject", "invite", "suspend", "reinstate", "exclude"]),
+)
+@click.option("--college", default="", help="For admit and invite.")
+@click.option(
+    "--role",
+    default="member",
+    type=click.Choice(["member", "moderator", "administrator"]),
+)
+@click.option("--reason", default="", help="Recorded in the decision log.")
+def member_decide(
+    config_path: Path, actor: str, decision: str, college: str, role: str, reason: str
+) -> None:
+    """Decide about ACTOR; every decision is appended to the public log."""
+
+    async def action(node: Node) -> str:
+        membership = node.membership
+        if decision == "admit":
+            await membership.admit(actor, college=college, role=role)
+        elif decision == "reject":
+            await membership.reject(actor, reason=reason)
+        elif decision == "invite":
+            await membership.invite(actor, college=college, role=role)
+        elif decision == "suspend":
+            await membership.suspend(actor, reason=reason)
+        elif decision == "reinstate":
+            await membership.reinstate(actor)
+        else:
+            await membership.exclude(actor, reason=reason)
+        return f"{actor}: {decision} done."
+
+    _with_node(config_path, action)
+
+
 _IMPORT_TYPES = {
     ".ttl": "text/turtle",
     ".jsonld": "application/ld+json",

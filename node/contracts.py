@@ -50,7 +50,6 @@ from protocol.records import Offer
 from storage.tables import (
     agreement_tokens,
     agreements,
-    follows,
     records,
     usage_daily,
     usage_windows,
@@ -315,25 +314,7 @@ class Contracts:
         if rule == "any":
             return True
         if rule == "members":
-            # Until governance exists, members are the peers we follow and
-            # that follow us (issue #7 replaces this with the member list).
-            async with self.fed.db.read() as conn:
-                rows = (
-                    await conn.execute(
-                        select(follows.c.follower).where(
-                            (
-                                (follows.c.follower == self.actor)
-                                & (follows.c.followee == consumer)
-                            )
-                            | (
-                                (follows.c.follower == consumer)
-                                & (follows.c.followee == self.actor)
-                            ),
-                            follows.c.state == "accepted",
-                        )
-                    )
-                ).all()
-            return len(rows) == 2
+            return await self.node.membership.is_member(consumer)
         return False
 
     async def decide(self, seq: int, *, accept: bool, reason: str = "") -> None:

@@ -185,20 +185,22 @@ async def _count(node: Node, table: Any) -> int:
 
 
 async def _negotiate(nodes: list[Node]) -> None:
-    """The syndicate asks the metropolis for its parking API, once they are
-    members of each other (mutual follows): an agreement, and a first entry in
-    the metropolis' decision log."""
-    metropole, syndicat = nodes[0], nodes[1]
-    for _ in range(100):
-        if (
-            await _count(
-                metropole,
-                follows.select().where(follows.c.state == "accepted").subquery(),
-            )
-            >= 4
-        ):
-            break
-        await asyncio.sleep(0.1)
+    """The syndicate and the cooperative join the metropolis' community, which
+    admits them; then the syndicate asks for the parking API and, being a
+    member, gets an agreement at once.  Each decision is in the metropolis'
+    public decision log."""
+    metropole, syndicat, cooperative = nodes
+    colleges = {syndicat: "territories", cooperative: "cooperatives"}
+    for node in colleges:
+        await node.membership.join(metropole.federation.fed.actor_iri("metropole"))
+    for node, college in colleges.items():
+        actor = node.federation.fed.actor_iri(node.config.node.username)
+        for _ in range(100):
+            found = await metropole.membership.get(actor)
+            if found is not None and found["state"] == "requested":
+                await metropole.membership.admit(actor, college=college)
+                break
+            await asyncio.sleep(0.1)
     offer = f"{metropole.config.origin}/services/api-parkings"
     await syndicat.contracts.request(offer)
 

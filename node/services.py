@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from node.contracts import Contracts, Meter
     from node.decisions import DecisionLog
     from node.enforcement import Enforcer
+    from node.governance import Membership
 
 log = logging.getLogger("bocage.node")
 
@@ -55,6 +56,7 @@ class Node:
     meter: Meter = field(init=False)
     enforcer: Enforcer = field(init=False)
     decisions: DecisionLog = field(init=False)
+    membership: Membership = field(init=False)
 
     def runner(self, *, concurrency: int | None = None) -> JobRunner:
         """A job runner over this node's handlers, sized by the configuration."""
@@ -151,14 +153,19 @@ def _open_contracts(node: Node) -> None:
     from node.contracts import Contracts, Meter  # noqa: PLC0415 - needs Node
     from node.decisions import DecisionLog  # noqa: PLC0415
     from node.enforcement import Enforcer  # noqa: PLC0415
+    from node.governance import Membership  # noqa: PLC0415
 
     node.decisions = DecisionLog(node)
+    node.membership = Membership(node)
     node.contracts = Contracts(node)
     node.meter = Meter(node)
     node.enforcer = Enforcer(node, node.contracts, node.meter)
     node.meter.start()
     processor = node.federation.processor
     processor.handlers["Offer"] = node.contracts.on_offer
+    processor.handlers["Join"] = node.membership.on_join
+    processor.handlers["Leave"] = node.membership.on_leave
+    processor.answer_handlers.append(node.membership.on_answer)
     processor.answer_handlers.append(node.contracts.on_answer)
     processor.delete_handlers.append(node.contracts.on_delete)
 

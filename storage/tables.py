@@ -346,3 +346,23 @@ decision_checkpoints = Table(
     Column("size", Integer, primary_key=True, autoincrement=False),
     Column("document", Json, nullable=False),
 )
+
+# --- governance --------------------------------------------------------------
+
+# The community's members: local or remote actors on any fediverse server.
+# state: requested, invited, member, suspended, left, rejected, excluded.
+members = Table(
+    "members",
+    metadata,
+    Column("actor", String(2048), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("role", String(16), nullable=False, server_default="member"),
+    Column("college", String(64), nullable=False, server_default=""),
+    # The Join or Invite activity the membership started from.
+    Column("activity_id", String(2048), nullable=False),
+    # The decision-log entry of the last decision about this member.
+    Column("decision", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_members_state", "state"),
+)

@@ -44,11 +44,15 @@ async def test_demo_federates_and_stops_cleanly(tmp_path: Path) -> None:
         hit = (await _json(f"{origins[1]}/catalogue/search?q=velo"))["items"][0]
         assert hit["mirrored"] and hit["id"] == f"{origins[0]}/datasets/arceaux-velo"
 
-        # The syndicate got an agreement on the metropolis' parking API: the
-        # first entry of the metropolis' decision log.
+        # The syndicate and the cooperative were admitted as members, then the
+        # syndicate got an agreement on the parking API: all in the log.
         async def logged() -> bool:
             page = await _json(f"{origins[0]}/log?page=1")
-            return [e["kind"] for e in page["orderedItems"]] == ["contract.accept"]
+            return [e["kind"] for e in page["orderedItems"]] == [
+                "membership.admit",
+                "membership.admit",
+                "contract.accept",
+            ]
 
         for _ in range(100):
             if await logged():

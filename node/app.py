@@ -19,6 +19,7 @@ from node.activitypub import setup_routes
 from node.admin import setup_admin
 from node.appkeys import NODE, RUNNER
 from node.catalogue_web import setup_catalogue_routes
+from node.charter import setup_charter_routes
 from node.config import Config
 from node.contracts_web import setup_contract_routes
 from node.decisions import setup_log_routes
@@ -116,6 +117,7 @@ def create_app(config: Config, *, setups: list[Setup] | None = None) -> web.Appl
     setup_contract_routes(app)
     setup_log_routes(app)
     app.router.add_get("/members", members_view)
+    setup_charter_routes(app)
     app.middlewares.append(enforce)
     app.on_response_prepare.append(count_bytes)
     app.cleanup_ctx.append(_lifecycle(config))

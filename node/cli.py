@@ -518,6 +518,27 @@ def member_decide(
     _with_node(config_path, action)
 
 
+@cli.group()
+def charter() -> None:
+    """The community's versioned charter."""
+
+
+@charter.command("adopt")
+@CONFIG_OPTION
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--title", required=True, help="The version's title.")
+@click.option("--reason", default="", help="Recorded with the decision.")
+def charter_adopt(config_path: Path, file: Path, title: str, reason: str) -> None:
+    """Adopt FILE (plain text) as the next version; recorded, then published."""
+    text = file.read_text(encoding="utf-8")
+
+    async def action(node: Node) -> str:
+        version = await node.charter.adopt(title, text, reason=reason)
+        return f"Charter version {version} adopted; {_DELIVERY_NOTE}."
+
+    _with_node(config_path, action)
+
+
 _IMPORT_TYPES = {
     ".ttl": "text/turtle",
     ".jsonld": "application/ld+json",

@@ -28,6 +28,7 @@ from storage.writer import GroupCommitWriter
 
 if TYPE_CHECKING:
     from node.catalogue import Catalogue
+    from node.charter import Charter
     from node.contracts import Contracts, Meter
     from node.decisions import DecisionLog
     from node.enforcement import Enforcer
@@ -57,6 +58,7 @@ class Node:
     enforcer: Enforcer = field(init=False)
     decisions: DecisionLog = field(init=False)
     membership: Membership = field(init=False)
+    charter: Charter = field(init=False)
 
     def runner(self, *, concurrency: int | None = None) -> JobRunner:
         """A job runner over this node's handlers, sized by the configuration."""
@@ -150,6 +152,7 @@ def _open_catalogue(node: Node) -> None:
 
 
 def _open_contracts(node: Node) -> None:
+    from node.charter import Charter  # noqa: PLC0415
     from node.contracts import Contracts, Meter  # noqa: PLC0415 - needs Node
     from node.decisions import DecisionLog  # noqa: PLC0415
     from node.enforcement import Enforcer  # noqa: PLC0415
@@ -157,6 +160,7 @@ def _open_contracts(node: Node) -> None:
 
     node.decisions = DecisionLog(node)
     node.membership = Membership(node)
+    node.charter = Charter(node)
     node.contracts = Contracts(node)
     node.meter = Meter(node)
     node.enforcer = Enforcer(node, node.contracts, node.meter)

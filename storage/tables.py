@@ -366,3 +366,14 @@ members = Table(
     Column("updated_at", Float, nullable=False),
     Index("ix_members_state", "state"),
 )
+
+# The charter: each version kept, with the decision-log entry that adopted it.
+charter_versions = Table(
+    "charter_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),  # Markdown-ish plain text, as adopted
+    Column("decision", Integer, nullable=False),
+    Column("adopted_at", Float, nullable=False),
+)

@@ -539,6 +539,71 @@ def charter_adopt(config_path: Path, file: Path, title: str, reason: str) -> Non
     _with_node(config_path, action)
 
 
+@cli.group()
+def report() -> None:
+    """Reports (Flag) and their mediation: decide, appeal, hear the appeal."""
+
+
+@report.command("list")
+@CONFIG_OPTION
+@click.option("--state", default=None, help="open, decided, appealed or final.")
+def report_list(config_path: Path, state: str | None) -> None:
+    """Reports with their state and decision."""
+
+    async def action(node: Node) -> str:
+        rows = await node.moderation.list(state)
+        return (
+            "\n".join(
+                f"{r['id']}\t{r['state']}\t{r['decision'] or '-'}\t{r['reporter']}\t"
+                f"{', '.join(r['targets'])}\t{r['comment'][:60]}"
+                for r in rows
+            )
+            or "No reports."
+        )
+
+    _with_node(config_path, action)
+
+
+@report.command("decide")
+@CONFIG_OPTION
+@click.argument("report_id", type=int)
+@click.argument(
+    "decision", type=click.Choice(["dismiss", "warn", "hide", "suspend", "exclude"])
+)
+@click.option("--by", required=True, help="Who decides (recorded).")
+@click.option("--reason", default="", help="Recorded in the decision log.")
+@click.option(
+    "--appeal", "final", is_flag=True, help="Hear an appeal (final decision)."
+)
+def report_decide(
+    config_path: Path, report_id: int, decision: str, by: str, reason: str, final: bool
+) -> None:
+    """Decide on a report, or (--appeal) give the final decision on its appeal."""
+
+    async def action(node: Node) -> str:
+        if final:
+            await node.moderation.hear(report_id, decision, by=by, reason=reason)
+        else:
+            await node.moderation.decide(report_id, decision, by=by, reason=reason)
+        return f"Report {report_id}: {decision}, recorded."
+
+    _with_node(config_path, action)
+
+
+@report.command("appeal")
+@CONFIG_OPTION
+@click.argument("report_id", type=int)
+@click.option("--reason", required=True, help="Why the decision is contested.")
+def report_appeal(config_path: Path, report_id: int, reason: str) -> None:
+    """Record an appeal against a decision (within the appeal period)."""
+
+    async def action(node: Node) -> str:
+        await node.moderation.appeal(report_id, reason=reason)
+        return f"Report {report_id}: appeal recorded; someone else must hear it."
+
+    _with_node(config_path, action)
+
+
 _IMPORT_TYPES = {
     ".ttl": "text/turtle",
     ".jsonld": "application/ld+json",

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from node.decisions import DecisionLog
     from node.enforcement import Enforcer
     from node.governance import Membership
+    from node.moderation import Moderation
 
 log = logging.getLogger("bocage.node")
 
@@ -59,6 +60,7 @@ class Node:
     decisions: DecisionLog = field(init=False)
     membership: Membership = field(init=False)
     charter: Charter = field(init=False)
+    moderation: Moderation = field(init=False)
 
     def runner(self, *, concurrency: int | None = None) -> JobRunner:
         """A job runner over this node's handlers, sized by the configuration."""
@@ -157,10 +159,12 @@ def _open_contracts(node: Node) -> None:
     from node.decisions import DecisionLog  # noqa: PLC0415
     from node.enforcement import Enforcer  # noqa: PLC0415
     from node.governance import Membership  # noqa: PLC0415
+    from node.moderation import Moderation  # noqa: PLC0415
 
     node.decisions = DecisionLog(node)
     node.membership = Membership(node)
     node.charter = Charter(node)
+    node.moderation = Moderation(node)
     node.contracts = Contracts(node)
     node.meter = Meter(node)
     node.enforcer = Enforcer(node, node.contracts, node.meter)
@@ -169,6 +173,7 @@ def _open_contracts(node: Node) -> None:
     processor.handlers["Offer"] = node.contracts.on_offer
     processor.handlers["Join"] = node.membership.on_join
     processor.handlers["Leave"] = node.membership.on_leave
+    processor.handlers["Flag"] = node.moderation.on_flag
     processor.answer_handlers.append(node.membership.on_answer)
     processor.answer_handlers.append(node.contracts.on_answer)
     processor.delete_handlers.append(node.contracts.on_delete)

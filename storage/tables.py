@@ -377,3 +377,26 @@ charter_versions = Table(
     Column("decision", Integer, nullable=False),
     Column("adopted_at", Float, nullable=False),
 )
+
+# Reports (Flag) and their mediation: open → decided → appealed → final.
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("activity_id", String(2048), nullable=False, unique=True),
+    Column("reporter", String(2048), nullable=False),
+    Column("targets", Json, nullable=False),  # reported actors and objects
+    Column("comment", Text, nullable=False, server_default=""),
+    Column("state", String(16), nullable=False),
+    Column("decision", String(16), nullable=True),  # dismiss, warn, hide, …
+    Column("decided_by", String(200), nullable=True),
+    Column("appeal", Text, nullable=True),
+    Column("final_decision", String(16), nullable=True),
+    Column("final_by", String(200), nullable=True),
+    Column("log_entry", Integer, nullable=True),  # the last recorded decision
+    Column("received_at", Float, nullable=False),
+    Column("decide_by", Float, nullable=False),  # deadline for the first decision
+    Column("appeal_until", Float, nullable=True),  # deadline to appeal
+    Column("updated_at", Float, nullable=False),
+    Index("ix_reports_state", "state"),
+)

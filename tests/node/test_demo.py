@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import free_port
+from tests.conftest import free_port_block
 from tests.processes import spawn, stop, wait_http
 
 
@@ -24,7 +24,7 @@ async def _json(url: str) -> Any:
 
 
 async def test_demo_federates_and_stops_cleanly(tmp_path: Path) -> None:
-    base = free_port()
+    base = free_port_block(3)
     demo = await spawn("demo", "--dir", str(tmp_path), "--base-port", str(base))
     origins = [f"http://127.0.0.1:{base + i}" for i in range(3)]
     try:
@@ -60,7 +60,8 @@ async def test_demo_federates_and_stops_cleanly(tmp_path: Path) -> None:
             await asyncio.sleep(0.2)
         assert await logged(), "no agreement in the metropolis' decision log"
     finally:
-        demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        if demo.returncode is None:
+            demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
         try:
             out, _ = await asyncio.wait_for(demo.communicate(), 30)
             output = out.decode(errors="replace")

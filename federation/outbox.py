@@ -309,12 +309,20 @@ class Outbox:
         self, username: str, follow: dict[str, Any], follower: str, *, accept: bool
     ) -> dict[str, Any]:
         """Answer a Follow with Accept or Reject, the Follow embedded as object."""
-        remote = await self.resolver.get(follower)
+        return await self.direct(
+            username, "Accept" if accept else "Reject", follow, follower
+        )
+
+    async def direct(
+        self, username: str, activity_type: str, obj: dict[str, Any] | str, actor: str
+    ) -> dict[str, Any]:
+        """Send an activity to one actor only (its own inbox), not to followers."""
+        remote = await self.resolver.get(actor)
         return await self.publish(
             username,
-            "Accept" if accept else "Reject",
-            follow,
-            to=[follower],
+            activity_type,
+            obj,
+            to=[actor],
             cc=[],
             to_followers=False,
             inboxes=[remote.inbox],

@@ -88,11 +88,7 @@ class Membership:
 
     async def join(self, group: str) -> str:
         """Ask to join another node's community; returns the Join's id."""
-        remote = await self.node.federation.resolver.get(group)
-        activity = await self.outbox.publish(
-            self.username, "Join", group,
-            to=[group], cc=[], to_followers=False, inboxes=[remote.inbox],
-        )  # fmt: skip
+        activity = await self.outbox.direct(self.username, "Join", group, group)
         return str(activity["id"])
 
     # --- what administrators decide ------------------------------------------------
@@ -130,11 +126,7 @@ class Membership:
         current = await self.get(actor)
         if current is not None and current["state"] in (MEMBER, SUSPENDED, EXCLUDED):
             raise MembershipError(f"{actor} is {current['state']}")
-        remote = await self.node.federation.resolver.get(actor)
-        activity = await self.outbox.publish(
-            self.username, "Invite", self.group,
-            to=[actor], cc=[], to_followers=False, inboxes=[remote.inbox],
-        )  # fmt: skip
+        activity = await self.outbox.direct(self.username, "Invite", self.group, actor)
         activity_id = str(activity["id"])
         await self._save(actor, INVITED, activity_id, role=role, college=college)
 
@@ -165,11 +157,7 @@ class Membership:
         await self._save(
             actor, EXCLUDED, current["activity_id"], decision=entry["index"]
         )
-        remote = await self.node.federation.resolver.get(actor)
-        await self.outbox.publish(
-            self.username, "Remove", actor,
-            to=[actor], cc=[], to_followers=False, inboxes=[remote.inbox],
-        )  # fmt: skip
+        await self.outbox.direct(self.username, "Remove", actor, actor)
         return int(entry["index"])
 
     # --- reading ---------------------------------------------------------------------
@@ -233,11 +221,7 @@ class Membership:
         await self.fed.writer.submit(write)
 
     async def _answer(self, kind: str, actor: str, activity_id: str) -> None:
-        remote = await self.node.federation.resolver.get(actor)
-        await self.outbox.publish(
-            self.username, kind, activity_id,
-            to=[actor], cc=[], to_followers=False, inboxes=[remote.inbox],
-        )  # fmt: skip
+        await self.outbox.direct(self.username, kind, activity_id, actor)
 
 
 async def members_view(request: web.Request) -> web.Response:

@@ -278,7 +278,7 @@ class Processor:
         if obj is None or get_str(obj, "id") is None:
             return
         if not await self._typed("Create", obj, actor):
-            await self._keep_object(obj, actor)
+            await self.keep_object(obj, actor)
 
     async def on_update(self, activity: dict[str, Any], actor: str) -> None:
         obj = await self._object_of(activity, actor)
@@ -289,7 +289,7 @@ class Processor:
             await self.resolver.store(obj, expected_id=actor)
             return
         if not await self._typed("Update", obj, actor):
-            await self._keep_object(obj, actor)
+            await self.keep_object(obj, actor)
 
     async def on_delete(self, activity: dict[str, Any], actor: str) -> None:
         object_id = first_id(activity.get("object"))
@@ -309,7 +309,8 @@ class Processor:
 
         await self.fed.writer.submit(drop)
 
-    async def _keep_object(self, obj: dict[str, Any], actor: str) -> None:
+    async def keep_object(self, obj: dict[str, Any], actor: str) -> None:
+        """Store a peer's object as received (for objects no handler claims)."""
         now = time.time()
         kinds = types(obj)
         values = {

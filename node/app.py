@@ -25,6 +25,7 @@ from node.contracts_web import setup_contract_routes
 from node.decisions import setup_log_routes
 from node.enforcement import count_bytes, enforce
 from node.governance import members_view
+from node.proposals import setup_proposal_routes
 from node.services import open_node, schedule_maintenance
 from protocol.errors import BocageError, ProtocolError
 from storage.database import StorageError
@@ -118,6 +119,7 @@ def create_app(config: Config, *, setups: list[Setup] | None = None) -> web.Appl
     setup_log_routes(app)
     app.router.add_get("/members", members_view)
     setup_charter_routes(app)
+    setup_proposal_routes(app)
     app.middlewares.append(enforce)
     app.on_response_prepare.append(count_bytes)
     app.cleanup_ctx.append(_lifecycle(config))

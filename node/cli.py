@@ -604,6 +604,63 @@ def report_appeal(config_path: Path, report_id: int, reason: str) -> None:
     _with_node(config_path, action)
 
 
+@cli.group()
+def proposal() -> None:
+    """Proposals: Questions members vote on from any fediverse account."""
+
+
+@proposal.command("open")
+@CONFIG_OPTION
+@click.option("--title", required=True, help="The question, as voters see it.")
+@click.option("--text", default="", help="The proposal's text.")
+@click.option(
+    "--rule",
+    type=click.Choice(["majority", "supermajority", "consent"]),
+    default="majority",
+    show_default=True,
+)
+@click.option("--quorum", default="0", help="Fraction of the electorate, e.g. 1/2.")
+@click.option(
+    "--threshold", default="2/3", help="For supermajority.", show_default=True
+)
+@click.option("--days", type=float, default=7.0, show_default=True, help="Voting time.")
+@click.option("--college", default="", help="Only members of this college vote.")
+def proposal_open(
+    config_path: Path, title: str, text: str, rule: str, quorum: str,
+    threshold: str, days: float, college: str,
+) -> None:  # fmt: skip
+    """Open a proposal to the current members; the rule is fixed now."""
+    from fractions import Fraction  # noqa: PLC0415
+
+    try:
+        quorum_value, threshold_value = Fraction(quorum), Fraction(threshold)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError("quorum and threshold are fractions such as 1/2") from None
+
+    async def action(node: Node) -> str:
+        seq = await node.proposals.open(
+            title, text, rule=rule, quorum=quorum_value, threshold=threshold_value,
+            closes_in=days * 86400, college=college,
+        )  # fmt: skip
+        return f"Proposal {seq} open: {node.proposals.iri(seq)}"
+
+    _with_node(config_path, action)
+
+
+@proposal.command("close")
+@CONFIG_OPTION
+@click.argument("seq", type=int)
+def proposal_close(config_path: Path, seq: int) -> None:
+    """Close a proposal now: tally, publish, record."""
+
+    async def action(node: Node) -> str:
+        document = await node.proposals.close(seq)
+        url = f"{node.proposals.iri(seq)}/tally"
+        return f"Proposal {seq}: {document['result']['outcome']}. Tally: {url}"
+
+    _with_node(config_path, action)
+
+
 _IMPORT_TYPES = {
     ".ttl": "text/turtle",
     ".jsonld": "application/ld+json",

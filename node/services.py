@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from node.enforcement import Enforcer
     from node.governance import Membership
     from node.moderation import Moderation
+    from node.proposals import Proposals
 
 log = logging.getLogger("bocage.node")
 
@@ -61,6 +62,7 @@ class Node:
     membership: Membership = field(init=False)
     charter: Charter = field(init=False)
     moderation: Moderation = field(init=False)
+    proposals: Proposals = field(init=False)
 
     def runner(self, *, concurrency: int | None = None) -> JobRunner:
         """A job runner over this node's handlers, sized by the configuration."""
@@ -160,11 +162,13 @@ def _open_contracts(node: Node) -> None:
     from node.enforcement import Enforcer  # noqa: PLC0415
     from node.governance import Membership  # noqa: PLC0415
     from node.moderation import Moderation  # noqa: PLC0415
+    from node.proposals import CLOSE_QUEUE, Proposals  # noqa: PLC0415
 
     node.decisions = DecisionLog(node)
     node.membership = Membership(node)
     node.charter = Charter(node)
     node.moderation = Moderation(node)
+    node.proposals = Proposals(node)
     node.contracts = Contracts(node)
     node.meter = Meter(node)
     node.enforcer = Enforcer(node, node.contracts, node.meter)
@@ -174,6 +178,8 @@ def _open_contracts(node: Node) -> None:
     processor.handlers["Join"] = node.membership.on_join
     processor.handlers["Leave"] = node.membership.on_leave
     processor.handlers["Flag"] = node.moderation.on_flag
+    processor.object_handlers["Note"] = node.proposals.on_note
+    node.handlers[CLOSE_QUEUE] = node.proposals.close_job
     processor.answer_handlers.append(node.membership.on_answer)
     processor.answer_handlers.append(node.contracts.on_answer)
     processor.delete_handlers.append(node.contracts.on_delete)

@@ -400,3 +400,37 @@ reports = Table(
     Column("updated_at", Float, nullable=False),
     Index("ix_reports_state", "state"),
 )
+
+# Proposals (published as Questions) and the votes received for them.
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("settings", Json, nullable=False),  # rule, quorum, threshold, college
+    Column("electorate", Json, nullable=False),  # voter IRI → college, fixed at opening
+    Column("state", String(16), nullable=False),  # open, closed
+    Column("opens_at", Float, nullable=False),
+    Column("closes_at", Float, nullable=False),
+    Column("tally", Json, nullable=True),  # the published tally document
+    Column("decision", Integer, nullable=True),  # its decision-log entry
+)
+
+ballots = Table(
+    "ballots",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column(
+        "proposal_seq",
+        Id,
+        ForeignKey("proposals.seq", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("voter", String(2048), nullable=False),
+    Column("choice", String(64), nullable=False),
+    Column("note_id", String(2048), nullable=False, server_default=""),
+    Column("cast_at", Float, nullable=False),
+    # A vote is (voter, question, option), whatever its id (INTEROP.md, "Polls").
+    UniqueConstraint("proposal_seq", "voter", "choice"),
+)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -258,7 +259,11 @@ def _print_welcome(configs: list[Config], directory: Path) -> None:
         "# the syndicate mirrors the metropolis"
     )
     click.echo(f"  curl {as_json} '{first.origin}/log?page=1'  # the decision log")
-    click.echo(f"  bocage verify-log {first.origin}/log --allow-private")
+    command = sys.argv[0] if sys.argv and sys.argv[0].endswith("bocage") else "bocage"
+    click.echo(f"  {command} verify-log {first.origin}/log --allow-private")
+    click.echo(
+        f"  curl {as_json} {first.origin}/members  # who belongs to the community"
+    )
     click.echo(
         "  From another fediverse server on this machine, search for an actor URL "
         "above and follow it."

@@ -207,15 +207,7 @@ class Outbox:
         """Ask to follow a peer's actor; the relation stays pending until Accept."""
         remote = await self.resolver.get(target)
         follower = self.fed.actor_iri(username)
-        activity = await self.publish(
-            username,
-            "Follow",
-            remote.id,
-            to=[remote.id],
-            cc=[],
-            to_followers=False,
-            inboxes=[remote.inbox],
-        )
+        activity = await self.direct(username, "Follow", remote.id, remote.id)
         now = time.time()
         values = {"activity_id": activity["id"], "state": "pending", "updated_at": now}
 
@@ -245,21 +237,13 @@ class Outbox:
             ).first()
         if row is None:
             return None
-        remote = await self.resolver.get(target)
-        undo = await self.publish(
-            username,
-            "Undo",
-            {
-                "id": row.activity_id,
-                "type": "Follow",
-                "actor": follower,
-                "object": target,
-            },
-            to=[target],
-            cc=[],
-            to_followers=False,
-            inboxes=[remote.inbox],
-        )
+        follow = {
+            "id": row.activity_id,
+            "type": "Follow",
+            "actor": follower,
+            "object": target,
+        }
+        undo = await self.direct(username, "Undo", follow, target)
 
         async def drop(conn: AsyncConnection) -> None:
             await conn.execute(
@@ -317,8 +301,16 @@ class Outbox:
         self, username: str, activity_type: str, obj: dict[str, Any] | str, actor: str
     ) -> dict[str, Any]:
         """Send an activity to one actor only (its own inbox), not to followers."""
+        activity, write = await self.prepare_direct(username, activity_type, obj, actor)
+        self.published(activity, await self.fed.writer.submit(write))
+        return activity
+
+    async def prepare_direct(
+        self, username: str, activity_type: str, obj: dict[str, Any] | str, actor: str
+    ) -> tuple[dict[str, Any], Callable[[AsyncConnection], Awaitable[int]]]:
+        """:meth:`prepare` for an activity addressed to one actor only."""
         remote = await self.resolver.get(actor)
-        return await self.publish(
+        return self.prepare(
             username,
             activity_type,
             obj,

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 import orjson
@@ -24,6 +25,7 @@ from storage.database import Database, redact_url
 from storage.migrate import migrate as run_migrations
 
 if TYPE_CHECKING:
+    from federation.http import HttpPolicy
     from node.services import Node
 
 
@@ -719,15 +721,10 @@ def import_(config_path: Path, file: Path, media_type: str | None) -> None:
 )
 def verify_tally_command(url: str, allow_private: bool) -> None:
     """Recompute a published tally from what it publishes, and say if it holds."""
-    from urllib.parse import urlsplit  # noqa: PLC0415 - keeps --help fast
-
-    from federation.http import HttpClient, HttpPolicy  # noqa: PLC0415
+    from federation.http import HttpClient  # noqa: PLC0415
     from protocol.tally import verify_tally  # noqa: PLC0415
 
-    host = (urlsplit(url).hostname or "").lower()
-    policy = HttpPolicy(
-        allow_private_hosts=frozenset({host} if allow_private else set())
-    )
+    policy = _reader_policy(url, allow_private)
 
     async def fetch() -> object:
         client = HttpClient(policy)
@@ -764,6 +761,14 @@ def verify_tally_command(url: str, allow_private: bool) -> None:
     sys.exit(1)
 
 
+def _reader_policy(url: str, allow_private: bool) -> HttpPolicy:
+    """Outbound limits for a verify command; its own host allowed if asked."""
+    from federation.http import HttpPolicy  # noqa: PLC0415 - keeps --help fast
+
+    host = (urlsplit(url).hostname or "").lower()
+    return HttpPolicy(allow_private_hosts=frozenset({host} if allow_private else set()))
+
+
 def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
@@ -783,17 +788,12 @@ def _checkpoint_size(checkpoint: dict[str, Any]) -> int:
 def verify_log_command(url: str, allow_private: bool) -> None:
     """Check a decision log (URL of its /log) from any mirror: chain, signatures,
     checkpoints and their consistency."""
-    from urllib.parse import urlsplit  # noqa: PLC0415 - keeps --help fast
-
-    from federation.http import FetchError, HttpClient, HttpPolicy  # noqa: PLC0415
+    from federation.http import FetchError, HttpClient  # noqa: PLC0415
     from protocol.actors import parse_actor  # noqa: PLC0415
     from protocol.decisionlog import verify_log  # noqa: PLC0415
     from protocol.jsonld import as_list, first_id  # noqa: PLC0415
 
-    host = (urlsplit(url).hostname or "").lower()
-    policy = HttpPolicy(
-        allow_private_hosts=frozenset({host} if allow_private else set())
-    )
+    policy = _reader_policy(url, allow_private)
 
     async def gather() -> tuple[list[Any], list[Any], dict[str, Any]]:
         client = HttpClient(policy)

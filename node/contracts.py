@@ -164,15 +164,8 @@ class Contracts:
         if provider is None or offered is None:
             raise ContractError(f"{offer_iri} has no publisher or no policy")
         asked = policy or offered
-        remote = await self.resolver.get(provider)
-        activity, publish = self.outbox.prepare(
-            self.username,
-            "Offer",
-            asked,
-            to=[provider],
-            cc=[],
-            to_followers=False,
-            inboxes=[remote.inbox],
+        activity, publish = await self.outbox.prepare_direct(
+            self.username, "Offer", asked, provider
         )
         activity["target"] = offer_iri
         now = time.time()
@@ -323,12 +316,10 @@ class Contracts:
         if row is None or row.state != REQUESTED:
             raise ContractError(f"no pending request {seq}")
         now = time.time()
-        remote = await self.resolver.get(row.consumer)
         if not accept:
-            activity, publish = self.outbox.prepare(
-                self.username, "Reject", row.request_id,
-                to=[row.consumer], cc=[], to_followers=False, inboxes=[remote.inbox],
-            )  # fmt: skip
+            activity, publish = await self.outbox.prepare_direct(
+                self.username, "Reject", row.request_id, row.consumer
+            )
             activity["summary"] = reason or "refused by the provider"
 
             async def reject(conn: AsyncConnection) -> int:
@@ -368,10 +359,9 @@ class Contracts:
             self.node.keys.ed25519,
             self.fed.ed25519_key_id(self.username),
         )
-        activity, publish = self.outbox.prepare(
-            self.username, "Accept", row.request_id,
-            to=[row.consumer], cc=[], to_followers=False, inboxes=[remote.inbox],
-        )  # fmt: skip
+        activity, publish = await self.outbox.prepare_direct(
+            self.username, "Accept", row.request_id, row.consumer
+        )
         activity["result"] = agreement
 
         async def agree(conn: AsyncConnection) -> int:
@@ -402,12 +392,10 @@ class Contracts:
         if row is None or row.state not in (AGREED, REQUESTED):
             raise ContractError(f"no live agreement {seq}")
         other = row.consumer if row.role == PROVIDER else row.provider
-        remote = await self.resolver.get(other)
         target = row.agreement_id or row.request_id
-        activity, publish = self.outbox.prepare(
-            self.username, "Delete", target,
-            to=[other], cc=[], to_followers=False, inboxes=[remote.inbox],
-        )  # fmt: skip
+        activity, publish = await self.outbox.prepare_direct(
+            self.username, "Delete", target, other
+        )
         if reason:
             activity["summary"] = reason
         now = time.time()

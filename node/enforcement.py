@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from sqlalchemy import select
 
@@ -232,8 +233,6 @@ class Enforcer:
 def _with_terms(policy: Offer, offer: Offer) -> Offer:
     if policy is offer:
         return offer
-    import msgspec  # noqa: PLC0415 - only on this path
-
     return msgspec.structs.replace(
         policy,
         timezone=offer.timezone,

@@ -88,6 +88,37 @@ local_actors = Table(
     Column("created_at", Float, nullable=False),
 )
 
+# People who sign in on the node's pages; each is also a local Person actor.
+web_accounts = Table(
+    "web_accounts",
+    metadata,
+    Column(
+        "username",
+        String(128),
+        ForeignKey("local_actors.username", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("password_hash", Text, nullable=False),  # argon2id, PHC string
+    Column("created_at", Float, nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+)
+
+# Signed-in browsers: only the SHA-256 of the cookie's token is kept.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "username",
+        String(128),
+        ForeignKey("web_accounts.username", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
 # Peers' actors as last fetched, with an expiry for the cache.
 remote_actors = Table(
     "remote_actors",
@@ -408,13 +439,19 @@ proposals = Table(
     Column("seq", Id, primary_key=True, autoincrement=True),
     Column("title", Text, nullable=False),
     Column("text", Text, nullable=False),
-    Column("settings", Json, nullable=False),  # rule, quorum, threshold, college
+    # rule, quorum, threshold, college, options, grades (best first), weights
+    Column("settings", Json, nullable=False),
     Column("electorate", Json, nullable=False),  # voter IRI → college, fixed at opening
     Column("state", String(16), nullable=False),  # open, closed
     Column("opens_at", Float, nullable=False),
     Column("closes_at", Float, nullable=False),
     Column("tally", Json, nullable=True),  # the published tally document
+    Column("outcome", String(16), nullable=True),  # the tally's, once closed
     Column("decision", Integer, nullable=True),  # its decision-log entry
+    # A charter text adopted if the proposal is: the version it became, once it did.
+    Column("charter_title", Text, nullable=True),
+    Column("charter_text", Text, nullable=True),
+    Column("charter_version", Integer, nullable=True),
 )
 
 ballots = Table(
@@ -428,9 +465,108 @@ ballots = Table(
         nullable=False,
     ),
     Column("voter", String(2048), nullable=False),
-    Column("choice", String(64), nullable=False),
+    Column("choice", String(64), nullable=True),  # None for graded ballots
+    Column("reason", Text, nullable=False, server_default=""),  # of an objection
+    Column("grades", Json, nullable=True),  # option → grade (majority judgment)
     Column("note_id", String(2048), nullable=False, server_default=""),
     Column("cast_at", Float, nullable=False),
-    # A vote is (voter, question, option), whatever its id (INTEROP.md, "Polls").
-    UniqueConstraint("proposal_seq", "voter", "choice"),
+    # What makes two deliveries one ballot: "vote:<option>" for a poll vote,
+    # which is (voter, question, option) whatever its id (INTEROP.md, "Polls");
+    # a hash of the reply's id or of the ballot's content otherwise.
+    Column("dedupe_key", String(80), nullable=False),
+    UniqueConstraint("proposal_seq", "voter", "dedupe_key"),
+)
+
+# --- mirrors of peers' decision logs ------------------------------------------
+
+# The decision logs of the nodes we follow, mirrored so that each can be
+# verified from here alone (DESIGN.md, "Governance"): one row per mirrored log
+# (its IRI, ``…/log``), with the latest checkpoint held and a copy of the keys
+# that signed it.  ``host`` names the mirror under /log/mirrors/{host}.
+log_mirrors = Table(
+    "log_mirrors",
+    metadata,
+    Column("origin", String(2048), primary_key=True),
+    Column("host", String(255), nullable=False, unique=True),
+    Column("actor", String(2048), nullable=False),  # the followed actor there
+    Column("size", Integer, nullable=False, server_default="0"),
+    Column("checkpoint", Json, nullable=True),  # the latest held, as signed
+    Column("signers", Json, nullable=False),  # key id → publicKeyMultibase
+    Column("synced_at", Float, nullable=True),  # last sync that succeeded
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Their entries and checkpoints, exactly as the origin signed them.  Entries
+# are held only up to the size of a verified checkpoint.
+log_mirror_entries = Table(
+    "log_mirror_entries",
+    metadata,
+    Column("origin", String(2048), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("document", Json, nullable=False),
+)
+
+log_mirror_checkpoints = Table(
+    "log_mirror_checkpoints",
+    metadata,
+    Column("origin", String(2048), primary_key=True),
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("document", Json, nullable=False),
+)
+
+# Evidence: a signed checkpoint (or entry) a peer presented that contradicts
+# one already mirrored.  Both documents are kept; the mirror never overwrites.
+log_mirror_forks = Table(
+    "log_mirror_forks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("origin", String(2048), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),  # fork, rollback, altered-entry
+    Column("held", Json, nullable=False),
+    Column("presented", Json, nullable=False),
+    Column("reason", Text, nullable=False),
+    # SHA-256 of the two documents: the same evidence is recorded once.
+    Column("digest", String(64), nullable=False),
+    Column("detected_at", Float, nullable=False),
+    UniqueConstraint("origin", "digest"),
+)
+
+# --- moderation follow-ups ------------------------------------------------------
+
+# Direct Notes sent about a report: the decision to the reported actor (whose
+# reply to it is their appeal), the outcome to the reporter, the final outcome
+# to the appellant, overdue warnings to moderators.  One per (report, kind,
+# recipient), so a retried job never tells anyone twice.
+report_notices = Table(
+    "report_notices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "report_id",
+        Id,
+        ForeignKey("reports.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("recipient", String(2048), nullable=False),
+    Column("note_id", String(2048), nullable=True, index=True),
+    Column("sent_at", Float, nullable=False),
+    UniqueConstraint("report_id", "kind", "recipient"),
+)
+
+# Objects a "hide" decision took out of the node's pages.
+hidden_objects = Table(
+    "hidden_objects",
+    metadata,
+    Column("iri", String(2048), primary_key=True),
+    Column(
+        "report_id",
+        Id,
+        ForeignKey("reports.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("hidden_at", Float, nullable=False),
 )

@@ -43,8 +43,21 @@ class Charter:
         self.iri = f"{fed.origin}/charter"
         self.username = node.config.node.username
 
-    async def adopt(self, title: str, text: str, *, reason: str = "") -> int:
-        """Adopt a new version; returns its number."""
+    async def adopt(
+        self,
+        title: str,
+        text: str,
+        *,
+        reason: str = "",
+        proposal: str = "",
+        proposal_decision: int | None = None,
+    ) -> int:
+        """Adopt a new version; returns its number.
+
+        ``proposal`` and ``proposal_decision`` name the proposal that adopted
+        the text and the log entry of its close (node.proposals), so the log
+        alone leads from this version to the vote.
+        """
         if not title.strip() or not text.strip():
             raise CharterError("a charter version needs a title and a text")
         if len(text) > MAX_TEXT:
@@ -52,10 +65,17 @@ class Charter:
         latest = await self.latest()
         version = 1 if latest is None else latest["version"] + 1
         digest = hashlib.sha256(text.encode()).hexdigest()
+        body: dict[str, Any] = {
+            "version": version,
+            "title": title,
+            "sha256": digest,
+            "reason": reason,
+        }
+        if proposal:
+            body["proposal"] = proposal
+            body["proposalDecision"] = proposal_decision
         entry = await self.node.decisions.append(
-            "charter.adopt",
-            f"{self.iri}/versions/{version}",
-            {"version": version, "title": title, "sha256": digest, "reason": reason},
+            "charter.adopt", f"{self.iri}/versions/{version}", body
         )
         now = time.time()
 
@@ -68,13 +88,14 @@ class Charter:
             )  # fmt: skip
 
         await self.node.writer.submit(save)
+        # Each version is its own object, created once: Mastodon shows a
+        # Create(Article) but ignores Update of anything but Note and Question.
         article = self.article(
             {"version": version, "title": title, "text": text, "adopted_at": now,
-             "decision": entry["index"]}
+             "decision": entry["index"]},
+            iri=f"{self.iri}/versions/{version}",
         )  # fmt: skip
-        await self.node.federation.outbox.publish(
-            self.username, "Create" if version == 1 else "Update", article
-        )
+        await self.node.federation.outbox.publish(self.username, "Create", article)
         return version
 
     async def latest(self) -> dict[str, Any] | None:
@@ -109,6 +130,7 @@ class Charter:
             "%Y-%m-%dT%H:%M:%SZ"
         )
         actor = self.node.federation.fed.actor_iri(self.username)
+        content = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
         return {
             "@context": [
                 "https://www.w3.org/ns/activitystreams",
@@ -119,7 +141,9 @@ class Charter:
             "name": row["title"],
             "summary": f"Version {version} of the charter, adopted by decision "
             f"{row['decision']} of the public log.",
-            "content": "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs),
+            "content": content,
+            "contentMap": {self.node.config.node.language: content},
+            "published": stamp,
             "attributedTo": actor,
             "url": f"{self.iri}/versions/{version}",
             "updated": stamp,

@@ -386,6 +386,35 @@ class FedifyPeer:
         )
         return result
 
+    async def join(self, group_url: str) -> dict[str, Any]:
+        """Send ``Join`` to a community's actor (looked up by URL).
+
+        Returns ``{ok, id, group}``; the community answers ``Accept(Join)``
+        when it admits the peer.
+        """
+        result: dict[str, Any] = await self._request(
+            "POST", "join", {"group": group_url}
+        )
+        return result
+
+    async def vote(
+        self, question_url: str, choice: str, *, to: str | None = None
+    ) -> dict[str, Any]:
+        """Vote ``choice`` in a poll, as Mastodon does.
+
+        Fedify fetches and parses the ``Question``, then the peer sends
+        ``Create(Note{name: choice, inReplyTo: question, to})`` to the
+        Question's author (``to`` defaults to the author).  Returns ``{ok,
+        id, object, question: {id, name, options, endTime, closed,
+        voters}}``, the question as Fedify read it.  Raises
+        :class:`FedifyPeerError` for an option the Question does not offer.
+        """
+        body: dict[str, Any] = {"question": question_url, "choice": choice}
+        if to is not None:
+            body["to"] = to
+        result: dict[str, Any] = await self._request("POST", "vote", body)
+        return result
+
     async def lookup(self, url: str) -> dict[str, Any] | None:
         """Dereference ``url`` through Fedify (signed GET, JSON-LD parsing).
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from storage.tables import remote_objects
 from tests.federation.harness import eventually, running_nodes
@@ -64,22 +64,21 @@ async def test_versions_are_recorded_published_and_compared(tmp_path: Path) -> N
         assert [e["body"]["version"] for e in entries] == [1, 2]
         assert entries[1]["body"]["reason"] == "vote du 2 décembre"
 
-        # Followers received the charter (Create, then Update).
+        # Followers received each version as its own Article (Mastodon shows
+        # a Create, never an Update of an Article).
         async def on_b() -> bool:
             async with b.node.db.read() as conn:
                 row = (
                     await conn.execute(
                         select(remote_objects.c.document).where(
-                            remote_objects.c.id == f"{a.origin}/charter"
+                            remote_objects.c.id == f"{a.origin}/charter/versions/2"
                         )
                     )
                 ).first()
             return row is not None and "pondérée" in row.document["content"]
 
-        await eventually(on_b, what="the Update reaches B")
+        await eventually(on_b, what="version 2 reaches B")
         async with b.node.db.read() as conn:
-            count = (
-                await conn.execute(select(func.count()).select_from(remote_objects))
-            ).scalar_one()
-        assert count == 1
+            ids = set((await conn.execute(select(remote_objects.c.id))).scalars())
+        assert ids == {f"{a.origin}/charter/versions/{n}" for n in (1, 2)}
         assert (await fetch(f"{a.origin}/charter/diff?from=1&to=9"))[0] == 404

@@ -81,9 +81,11 @@ const {
   Endpoints,
   Follow,
   isActor,
+  Join,
   Note,
   Person,
   PUBLIC_COLLECTION,
+  Question,
   Reject,
   Undo,
 } = vocab;
@@ -330,6 +332,7 @@ function buildFederation(config) {
     [Follow, "follows"],
     [Accept, "accepts"],
     [Undo, "undos"],
+    [Join, "joins"],
   ];
   for (const [cls, kind] of objectKinds) {
     federation.setObjectDispatcher(
@@ -721,6 +724,95 @@ const control = {
       id: create.id.href,
       object: note.id.href,
       recipients,
+    });
+  },
+
+  // Ask to join a community (a Bocage node's Group actor); it answers
+  // Accept(Join) once an administrator admits us.
+  "POST join": async (request) => {
+    const body = await readJson(request);
+    const url = requireUrl(body.group, "group");
+    const ctx = context(request);
+    const group = await lookupActor(ctx, url);
+    const join = ownObject(ctx, Join, "joins", (id) => ({
+      id,
+      actor: ctx.getActorUri(username),
+      object: group.id,
+      to: group.id,
+    }));
+    try {
+      await ctx.sendActivity({ identifier: username }, group, join);
+    } catch (error) {
+      return sendErrorResponse(error);
+    }
+    return json(200, { ok: true, id: join.id.href, group: group.id.href });
+  },
+
+  // Vote in a poll as Mastodon does: Create(Note{name: <option>, inReplyTo:
+  // <question>, to: <author>}), sent to the Question's author only.  The
+  // Question is fetched and parsed by Fedify first, and what Fedify made of
+  // it is returned; an option the Question does not offer is refused here,
+  // as Mastodon's UI would not let one pick it.
+  "POST vote": async (request) => {
+    const body = await readJson(request);
+    const url = requireUrl(body.question, "question");
+    if (typeof body.choice !== "string") {
+      throw new BadRequest('"choice" must be a string');
+    }
+    const ctx = context(request);
+    const documentLoader = await ctx.getDocumentLoader({
+      identifier: username,
+    });
+    const question = await ctx.lookupObject(url, { documentLoader });
+    if (!(question instanceof Question)) {
+      throw new BadRequest(`${url.href} is not a Question`);
+    }
+    const options = [];
+    for await (const option of question.getExclusiveOptions({ documentLoader })) {
+      options.push(option.name?.toString() ?? null);
+    }
+    for await (const option of question.getInclusiveOptions({ documentLoader })) {
+      options.push(option.name?.toString() ?? null);
+    }
+    if (!options.includes(body.choice)) {
+      throw new BadRequest(`"${body.choice}" is not one of ${options.join(", ")}`);
+    }
+    if (question.attributionId == null) {
+      throw new BadRequest(`${url.href} has no attributedTo`);
+    }
+    const author = await lookupActor(ctx, question.attributionId);
+    const to = body.to === undefined ? author.id : requireUrl(body.to, "to");
+    const actorUri = ctx.getActorUri(username);
+    const note = ownObject(ctx, Note, "notes", (id) => ({
+      id,
+      attribution: actorUri,
+      name: body.choice,
+      replyTarget: question.id,
+      to,
+    }));
+    const create = ownObject(ctx, Create, "creates", (id) => ({
+      id,
+      actor: actorUri,
+      object: note,
+      to,
+    }));
+    try {
+      await ctx.sendActivity({ identifier: username }, author, create);
+    } catch (error) {
+      return sendErrorResponse(error);
+    }
+    return json(200, {
+      ok: true,
+      id: create.id.href,
+      object: note.id.href,
+      question: {
+        id: question.id?.href ?? null,
+        name: question.name?.toString() ?? null,
+        options,
+        endTime: question.endTime?.toString() ?? null,
+        closed: question.closed == null ? null : String(question.closed),
+        voters: question.voters,
+      },
     });
   },
 

@@ -521,6 +521,58 @@ def member_decide(
 
 
 @cli.group()
+def account() -> None:
+    """Accounts for people who sign in on the node's pages."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@account.command("add")
+@CONFIG_OPTION
+@click.argument("username")
+@click.option("--name", default="", help="The name shown on pages.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input."
+)
+def account_add(
+    config_path: Path, username: str, name: str, password_stdin: bool
+) -> None:
+    """Open an account USERNAME (also a fediverse actor of this node)."""
+    password = _read_password(password_stdin)
+
+    async def action(node: Node) -> str:
+        from node.web.accounts import Accounts  # noqa: PLC0415
+
+        created = await Accounts(node).create(username, password, name)
+        return f"Account {created.username} opened: {created.actor}"
+
+    _with_node(config_path, action)
+
+
+@account.command("password")
+@CONFIG_OPTION
+@click.argument("username")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input."
+)
+def account_password(config_path: Path, username: str, password_stdin: bool) -> None:
+    """Set USERNAME's password; every browser signed in as them is signed out."""
+    password = _read_password(password_stdin)
+
+    async def action(node: Node) -> str:
+        from node.web.accounts import Accounts  # noqa: PLC0415
+
+        await Accounts(node).set_password(username, password)
+        return f"Password of {username} changed; its sessions are closed."
+
+    _with_node(config_path, action)
+
+
+@cli.group()
 def charter() -> None:
     """The community's versioned charter."""
 
@@ -573,7 +625,11 @@ def report_list(config_path: Path, state: str | None) -> None:
     "decision", type=click.Choice(["dismiss", "warn", "hide", "suspend", "exclude"])
 )
 @click.option("--by", required=True, help="Who decides (recorded).")
-@click.option("--reason", default="", help="Recorded in the decision log.")
+@click.option(
+    "--reason",
+    default="",
+    help="Recorded in the decision log, told to those concerned.",
+)
 @click.option(
     "--appeal", "final", is_flag=True, help="Hear an appeal (final decision)."
 )
@@ -587,7 +643,11 @@ def report_decide(
             await node.moderation.hear(report_id, decision, by=by, reason=reason)
         else:
             await node.moderation.decide(report_id, decision, by=by, reason=reason)
-        return f"Report {report_id}: {decision}, recorded."
+        told = "the appellant is" if final else "the reported account and reporter are"
+        return (
+            f"Report {report_id}: {decision}, recorded; {told} told by a direct "
+            f"note ({_DELIVERY_NOTE})."
+        )
 
     _with_node(config_path, action)
 
@@ -617,7 +677,7 @@ def proposal() -> None:
 @click.option("--text", default="", help="The proposal's text.")
 @click.option(
     "--rule",
-    type=click.Choice(["majority", "supermajority", "consent"]),
+    type=click.Choice(["majority", "supermajority", "consent", "judgment"]),
     default="majority",
     show_default=True,
 )
@@ -627,9 +687,36 @@ def proposal() -> None:
 )
 @click.option("--days", type=float, default=7.0, show_default=True, help="Voting time.")
 @click.option("--college", default="", help="Only members of this college vote.")
+@click.option(
+    "--option", "options", multiple=True, help="An option to judge (judgment); repeat."
+)
+@click.option(
+    "--grade",
+    "grades",
+    multiple=True,
+    help="A grade, best first (judgment; default excellent … reject); repeat.",
+)
+@click.option(
+    "--weight",
+    "weights",
+    multiple=True,
+    metavar="COLLEGE=FRACTION",
+    help="The weight of a college's ballots (default 1); repeat.",
+)
+@click.option(
+    "--charter",
+    "charter_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A charter text (plain text) that becomes the charter if adopted.",
+)
+@click.option(
+    "--charter-title", default="", help="Its title (default: the proposal's)."
+)
 def proposal_open(
     config_path: Path, title: str, text: str, rule: str, quorum: str,
-    threshold: str, days: float, college: str,
+    threshold: str, days: float, college: str, options: tuple[str, ...],
+    grades: tuple[str, ...], weights: tuple[str, ...], charter_file: Path | None,
+    charter_title: str,
 ) -> None:  # fmt: skip
     """Open a proposal to the current members; the rule is fixed now."""
     from fractions import Fraction  # noqa: PLC0415
@@ -638,13 +725,67 @@ def proposal_open(
         quorum_value, threshold_value = Fraction(quorum), Fraction(threshold)
     except (ValueError, ZeroDivisionError):
         raise UsageError("quorum and threshold are fractions such as 1/2") from None
+    weight_values: dict[str, Fraction] = {}
+    for given in weights:
+        name, _, value = given.partition("=")
+        try:
+            weight_values[name.strip()] = Fraction(value.strip())
+        except (ValueError, ZeroDivisionError):
+            raise UsageError(f"--weight {given!r}: write COLLEGE=1/2") from None
+    charter_text = charter_file.read_text(encoding="utf-8") if charter_file else ""
 
     async def action(node: Node) -> str:
         seq = await node.proposals.open(
             title, text, rule=rule, quorum=quorum_value, threshold=threshold_value,
-            closes_in=days * 86400, college=college,
+            closes_in=days * 86400, college=college, options=options,
+            grades=grades, weights=weight_values, charter_text=charter_text,
+            charter_title=charter_title,
         )  # fmt: skip
         return f"Proposal {seq} open: {node.proposals.iri(seq)}"
+
+    _with_node(config_path, action)
+
+
+@proposal.command("list")
+@CONFIG_OPTION
+def proposal_list(config_path: Path) -> None:
+    """Proposals, newest first: number, state, rule, end of voting, outcome."""
+    import time  # noqa: PLC0415
+
+    async def action(node: Node) -> str:
+        rows = await node.proposals.list()
+        return (
+            "\n".join(
+                f"{r['seq']}\t{r['state']}\t{r['rule']}\t"
+                f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(r['closes_at']))}\t"
+                f"{r['outcome'] or '-'}\t{r['title']}"
+                for r in rows
+            )
+            or "No proposals."
+        )
+
+    _with_node(config_path, action)
+
+
+@proposal.command("show")
+@CONFIG_OPTION
+@click.argument("seq", type=int)
+def proposal_show(config_path: Path, seq: int) -> None:
+    """Where a proposal stands: ballots counted so far, grades, outcome."""
+
+    async def action(node: Node) -> str:
+        live = await node.proposals.live(seq)
+        lines = [
+            f"{live['title']} ({live['rule']}, {live['state']})",
+            f"{live['voters']} of {live['electorate']} voters",
+        ]
+        lines += [f"  {option}: {n}" for option, n in live["counts"].items()]
+        for option, grade in live["majority_grades"].items():
+            lines.append(f"  {option}: majority grade {grade}")
+        lines += [f"  objection: {o['reason']}" for o in live["objections"]]
+        if live["outcome"] is not None:
+            lines.append(f"Outcome: {live['outcome']}. Tally: {live['tally']}")
+        return "\n".join(lines)
 
     _with_node(config_path, action)
 
@@ -769,80 +910,80 @@ def _reader_policy(url: str, allow_private: bool) -> HttpPolicy:
     return HttpPolicy(allow_private_hosts=frozenset({host} if allow_private else set()))
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
-def _checkpoint_size(checkpoint: dict[str, Any]) -> int:
-    size = checkpoint.get("size")
-    return size if isinstance(size, int) else -1
-
-
 @cli.command("verify-log")
 @click.argument("url")
+@click.option(
+    "--mirror",
+    "mirrors",
+    multiple=True,
+    metavar="URL",
+    help="A mirror of the same log (its /log/mirrors/HOST) to compare; repeatable.",
+)
+@click.option(
+    "--max-lag",
+    type=float,
+    default=2 * 3600.0,
+    show_default=True,
+    help="Seconds a mirror may trail the origin before it counts as withholding.",
+)
 @click.option(
     "--allow-private",
     is_flag=True,
     help="Allow a loopback or private address (a demo node, a test).",
 )
-def verify_log_command(url: str, allow_private: bool) -> None:
-    """Check a decision log (URL of its /log) from any mirror: chain, signatures,
-    checkpoints and their consistency."""
-    from federation.http import FetchError, HttpClient  # noqa: PLC0415
-    from protocol.actors import parse_actor  # noqa: PLC0415
-    from protocol.decisionlog import verify_log  # noqa: PLC0415
-    from protocol.jsonld import as_list, first_id  # noqa: PLC0415
+def verify_log_command(
+    url: str, mirrors: tuple[str, ...], max_lag: float, allow_private: bool
+) -> None:
+    """Check a decision log (URL of its /log, or of a mirror's copy): chain,
+    signatures, checkpoints and their consistency.  With --mirror, also check
+    that each mirror's checkpoints are consistent with the log at URL and that
+    neither side hides entries the other shows.  One line per problem; exit
+    status 1 when there is any."""
+    from datetime import UTC, datetime  # noqa: PLC0415
 
-    policy = _reader_policy(url, allow_private)
+    from federation.http import FetchError, HttpClient, HttpPolicy  # noqa: PLC0415
+    from node.decisions import (  # noqa: PLC0415 - keeps --help fast
+        PublishedLog,
+        fetch_log_keys,
+        judge_logs,
+        read_published_log,
+    )
 
-    async def gather() -> tuple[list[Any], list[Any], dict[str, Any]]:
+    url = url.rstrip("/")
+    hosts = {(urlsplit(u).hostname or "").lower() for u in (url, *mirrors)}
+    policy = HttpPolicy(allow_private_hosts=frozenset(hosts if allow_private else ()))
+
+    async def gather() -> tuple[
+        PublishedLog, list[PublishedLog | FetchError], dict[str, Any], list[str]
+    ]:
         client = HttpClient(policy)
         try:
-            log = await client.get_document(url)
-            entries: list[Any] = []
-            page_url = first_id(log.get("first"))
-            while page_url is not None:
-                page = await client.get_document(page_url)
-                entries += as_list(page.get("orderedItems"))
-                page_url = first_id(page.get("next"))
-            checkpoints = await client.get_document(f"{url}/checkpoints?all=1")
-            found = as_list(checkpoints.get("orderedItems"))
-            ordered = sorted(
-                (c for c in found if isinstance(c, dict)), key=_checkpoint_size
-            )
-            keys: dict[str, Any] = {}
-            for key_id in {
-                d.get("keyId") for d in (*entries, *ordered) if isinstance(d, dict)
-            }:
-                if not isinstance(key_id, str):
-                    continue
-                actor = parse_actor(await client.get_document(key_id.split("#", 1)[0]))
-                for key in actor.assertion_methods:
-                    keys[key.id] = key.public_key
-            return entries, ordered, keys
-        except FetchError as exc:
-            raise UsageError(f"cannot read the log: {exc}") from None
+            try:
+                main = await read_published_log(client, url)
+            except FetchError as exc:
+                raise UsageError(f"cannot read the log: {exc}") from None
+            copies: list[PublishedLog | FetchError] = []
+            for mirror in mirrors:
+                try:
+                    copies.append(
+                        await read_published_log(client, mirror.rstrip("/"), forks=True)
+                    )
+                except FetchError as exc:
+                    copies.append(exc)
+            readable = [main, *(c for c in copies if isinstance(c, PublishedLog))]
+            keys, notes = await fetch_log_keys(client, readable)
+            return main, copies, keys, notes
         finally:
             await client.close()
 
-    entries, checkpoints, keys = asyncio.run(gather())
-    report = verify_log(entries, checkpoints, keys.get)
-    if report.ok:
-        latest = report.latest
-        size = latest.size if latest is not None else 0
-        click.echo(
-            f"OK: {_plural(len(entries), 'entry', 'entries')} chained and signed; "
-            f"{_plural(len(checkpoints), 'checkpoint', 'checkpoints')} consistent "
-            f"(the latest covers {size})."
-        )
-        return
-    for problem in report.problems:
-        click.echo(
-            f"PROBLEM {problem.item} {problem.position}: "
-            f"{problem.code}: {problem.reason}",
-            err=True,
-        )
-    sys.exit(1)
+    main, copies, keys, notes = asyncio.run(gather())
+    verdict = judge_logs(main, copies, keys, now=datetime.now(UTC), max_lag=max_lag)
+    for line in [*notes, *verdict.lines]:
+        click.echo(line)
+    for problem in verdict.problems:
+        click.echo(problem, err=True)
+    if verdict.problems:
+        sys.exit(1)
 
 
 def main() -> None:

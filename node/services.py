@@ -7,10 +7,11 @@ in any other.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,8 @@ class Node:
     charter: Charter = field(init=False)
     moderation: Moderation = field(init=False)
     proposals: Proposals = field(init=False)
+    # Queues of periodic jobs → their period in seconds (see every()).
+    periodic: dict[str, float] = field(default_factory=dict)
 
     def runner(self, *, concurrency: int | None = None) -> JobRunner:
         """A job runner over this node's handlers, sized by the configuration."""
@@ -116,6 +119,7 @@ async def open_node(config: Config) -> AsyncIterator[Node]:
         software_version=VERSION,
     )
     service = FederationService(fed)
+    service.outbox.language = config.node.language  # contentMap's key
     node = Node(config, db, jobs, writer, keys, service, Tokens(db, writer))
     try:
         await service.ensure_actors(
@@ -130,9 +134,13 @@ async def open_node(config: Config) -> AsyncIterator[Node]:
         node.handlers[PRUNE_QUEUE] = _prune_handler(node)
         _open_catalogue(node)
         _open_contracts(node)
+        ticker = asyncio.create_task(_tick(node), name="periodic-jobs")
         try:
             yield node
         finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
             await node.meter.close()
     finally:
         # Commit what was submitted before letting go of the database.
@@ -179,10 +187,76 @@ def _open_contracts(node: Node) -> None:
     processor.handlers["Leave"] = node.membership.on_leave
     processor.handlers["Flag"] = node.moderation.on_flag
     processor.object_handlers["Note"] = node.proposals.on_note
+    # Pleroma and Akkoma send a poll vote as an Answer (INTEROP.md, "Polls").
+    processor.object_handlers["Answer"] = node.proposals.on_note
     node.handlers[CLOSE_QUEUE] = node.proposals.close_job
+    _open_follow_ups(node)
     processor.answer_handlers.append(node.membership.on_answer)
     processor.answer_handlers.append(node.contracts.on_answer)
     processor.delete_handlers.append(node.contracts.on_delete)
+
+
+def _open_follow_ups(node: Node) -> None:
+    # Mirrors of followed nodes' logs, and the moderation queue's follow-ups.
+    from node.decisions import MIRROR_EVERY, MIRROR_QUEUE, MIRROR_ROUND_QUEUE  # noqa: PLC0415
+    from node.moderation import NOTICE_QUEUE, REMIND_EVERY, REMIND_QUEUE  # noqa: PLC0415
+
+    processor = node.federation.processor
+    mirrors, moderation = node.decisions.mirrors, node.moderation
+    # Replies to our moderation notices first (appeals), then votes and the rest.
+    processor.object_handlers["Note"] = moderation.replies_then(
+        processor.object_handlers["Note"]
+    )
+    processor.accepted_handlers.append(mirrors.on_accepted)
+    node.handlers[MIRROR_QUEUE] = mirrors.job
+    node.handlers[NOTICE_QUEUE] = moderation.notice_job
+    every(node, MIRROR_ROUND_QUEUE, MIRROR_EVERY, mirrors.round)
+    every(node, REMIND_QUEUE, REMIND_EVERY, moderation.remind)
+
+
+def every(
+    node: Node, queue: str, period: float, step: Callable[[], Awaitable[object]]
+) -> None:
+    """Run ``step`` every ``period`` seconds of the wall clock, as a durable job.
+
+    At each multiple of ``period`` every open node process queues the job of
+    that time slot (:func:`queue_periodic`); the slot is its dedupe key, so
+    it runs once however many processes are open, a failing run is retried
+    by the queue, and an outage does not replay the slots it missed.
+    """
+
+    async def run(job: Job) -> None:
+        await step()
+
+    node.handlers[queue] = run
+    node.periodic[queue] = period
+
+
+async def queue_periodic(node: Node, now: float) -> int:
+    """Queue the periodic jobs of the time slots ``now`` falls in; how many were new."""
+    queued = 0
+    for queue, period in node.periodic.items():
+        slot = int(now // period)
+        queued += await node.jobs.enqueue(
+            queue, {"slot": slot}, dedupe_key=f"slot {slot}"
+        )
+    return queued
+
+
+async def _tick(node: Node) -> None:
+    # Sleeps until the next slot boundary of any periodic job, then queues
+    # the jobs due (waking a little early still counts as the new slot).
+    # Nothing is queued at start-up: a process starting mid-slot leaves the
+    # round to the next boundary, at most one period away, so starting and
+    # stopping processes never adds work.
+    while node.periodic:
+        now = time.time()
+        wake = min((now // p + 1) * p for p in node.periodic.values())
+        await asyncio.sleep(wake - now)
+        try:
+            await queue_periodic(node, max(time.time(), wake))
+        except StorageError as exc:
+            log.warning("periodic jobs not queued (%s); the next slot retries", exc)
 
 
 async def schedule_maintenance(node: Node) -> None:

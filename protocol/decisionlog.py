@@ -62,7 +62,7 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, cast
@@ -89,7 +89,9 @@ __all__ = [
     "Problem",
     "check_link",
     "checkpoint_input",
+    "compare_mirror",
     "consistency_proof",
+    "content_hash",
     "entry_input",
     "inclusion_proof",
     "leaf_hash",
@@ -98,6 +100,7 @@ __all__ = [
     "node_hash",
     "parse_checkpoint",
     "parse_entry",
+    "prefix_roots",
     "tree_root",
     "verify_checkpoint",
     "verify_consistency",
@@ -476,6 +479,16 @@ def parse_entry(doc: object) -> Entry:
     return entry
 
 
+def content_hash(doc: object) -> bytes:
+    """The hash of an entry's content, whatever its ``hash`` member claims.
+
+    What a Merkle tree over a log is built from (see :func:`verify_log`), so
+    that an entry altered after it was signed changes the root.  Raises
+    :class:`LogError` for a malformed entry; checks no signature.
+    """
+    return _read_entry(doc)[0].hash
+
+
 def verify_entry(doc: object, public_key: ed25519.Ed25519PublicKey) -> Entry:
     """Parse an entry and verify its signature with ``public_key``.
 
@@ -586,6 +599,25 @@ def tree_root(leaves: Sequence[bytes]) -> bytes:
     for data in leaves:
         peaks.append(leaf_hash(data))
     return peaks.root()
+
+
+def prefix_roots(leaves: Sequence[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
+    """MTH(D[n]) for each n in ``sizes``, in one pass over ``leaves``.
+
+    ``leaves`` are entry hashes, as for :func:`tree_root`.  Costs
+    O(len(leaves) + len(sizes) log n), where one :func:`tree_root` per size
+    would cost O(len(leaves)) each.  Sizes beyond ``leaves`` are left out.
+    """
+    wanted = sorted({n for n in sizes if 0 <= n <= len(leaves)})
+    roots: dict[int, bytes] = {}
+    peaks = _Peaks()
+    done = 0
+    for n in wanted:
+        for data in leaves[done:n]:
+            peaks.append(leaf_hash(data))
+        done = n
+        roots[n] = peaks.root()
+    return roots
 
 
 def _check_sizes(leaves: Sequence[bytes], *sizes: int) -> None:
@@ -1075,3 +1107,93 @@ def _consistent_with(
         )
         return False
     return True
+
+
+# --- a mirror against its origin ---------------------------------------------
+
+
+def compare_mirror(
+    entries: Sequence[Mapping[str, Any]],
+    mirrored: Sequence[Mapping[str, Any]],
+    key_for: KeyLookup,
+    *,
+    origin: str,
+) -> tuple[Problem, ...]:
+    """Check the checkpoints a mirror holds against the log its origin serves.
+
+    ``entries`` are the origin's entries as it serves them now; ``mirrored``
+    the checkpoints a mirror holds.  Each mirrored checkpoint must be well
+    formed, of ``origin``, signed (key from ``key_for``) and, when it covers
+    no more than the entries served, the tree hash of the first ``size`` of
+    them (from what they say, not what their ``hash`` members claim).
+
+    That last test is the RFC 9162 section 2.1.4 consistency check done by a
+    verifier who holds the entries: a proof from the checkpoint to the tree of
+    ``entries`` verifies exactly when the checkpoint's root is that tree's
+    prefix root; the prefix roots come in one pass (:func:`prefix_roots`)
+    where a proof per checkpoint would cost a pass each.  A checkpoint
+    larger than the entries served is reported as ``BEYOND_ENTRIES``: the
+    origin signed entries it no longer shows.  Problems are numbered by
+    position in ``mirrored``; the entries themselves are not judged here
+    (see :func:`verify_log`).
+    """
+    hashes: list[bytes] = []
+    for doc in entries:
+        try:
+            hashes.append(content_hash(doc))
+        except LogError:
+            break  # no tree can be built past an unreadable entry
+    problems: list[Problem] = []
+    signed: list[tuple[int, Checkpoint]] = []
+    for position, doc in enumerate(mirrored):
+        try:
+            checkpoint, message = _read_checkpoint(doc)
+            if checkpoint.origin != origin:
+                raise LogError(
+                    f"origin is {checkpoint.origin}, not {origin}",
+                    Failure.ORIGIN_MISMATCH,
+                )
+            _signed_by(
+                key_for, checkpoint.key_id, checkpoint.signature, message, "checkpoint"
+            )
+        except LogError as exc:
+            problems.append(Problem("checkpoint", position, exc.code, exc.reason))
+            continue
+        signed.append((position, checkpoint))
+
+    roots = prefix_roots(hashes, [c.size for _, c in signed])
+    for position, checkpoint in signed:
+        size = checkpoint.size
+        if size > len(entries):
+            problems.append(
+                Problem(
+                    "checkpoint",
+                    position,
+                    Failure.BEYOND_ENTRIES,
+                    f"the origin signed {size} entries but serves {len(entries)}: "
+                    f"it hides entries it showed this mirror",
+                )
+            )
+        elif size not in roots:
+            problems.append(
+                Problem(
+                    "checkpoint",
+                    position,
+                    Failure.UNVERIFIABLE,
+                    f"the origin's entry {len(hashes)} is unreadable, so its "
+                    f"tree of size {size} cannot be computed",
+                )
+            )
+        elif roots[size] != checkpoint.root:
+            problems.append(
+                Problem(
+                    "checkpoint",
+                    position,
+                    Failure.INCONSISTENT,
+                    f"the mirrored checkpoint of size {size} is not consistent "
+                    f"with the origin's log of {len(entries)} entries: the log "
+                    f"was rewritten or forked",
+                )
+            )
+    problems.sort(key=lambda p: p.position)
+    return tuple(problems)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, select, update
@@ -29,10 +29,41 @@ log = logging.getLogger("bocage.federation.outbox")
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+# The language of what the node writes, for contentMap, until the node sets
+# its own (``node.language`` in the configuration).
+DEFAULT_LANGUAGE: Final = "fr"
 
 
 def _now_iso(moment: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+
+
+def complete_object(
+    activity_type: str, obj: dict[str, Any] | str, *, language: str, stamp: str
+) -> dict[str, Any] | str:
+    """Add what a Create or Update object must carry, if its producer left it out.
+
+    INTEROP.md, "Activities": ``content`` goes with a one-entry
+    ``contentMap`` (Mastodon reads the language from its key); a Create's
+    object has its ``published``, an Update's its ``updated`` (``stamp``).
+    A one-entry ``contentMap`` left behind by an edit of ``content`` follows
+    it.  Returns a copy; never touches a signed object (one with a ``proof``),
+    whose producer must get this right itself, nor replaces a date present.
+    """
+    if not isinstance(obj, dict) or "proof" in obj:
+        return obj
+    if activity_type not in ("Create", "Update"):
+        return obj
+    done = dict(obj)
+    content = done.get("content")
+    mapped = done.get("contentMap")
+    if isinstance(content, str) and content:
+        if mapped is None:
+            done["contentMap"] = {language: content}
+        elif isinstance(mapped, dict) and len(mapped) == 1:
+            done["contentMap"] = {key: content for key in mapped}
+    done.setdefault("published" if activity_type == "Create" else "updated", stamp)
+    return done
 
 
 async def follower_inboxes(conn: AsyncConnection, followee: str) -> list[str]:
@@ -52,9 +83,16 @@ async def follower_inboxes(conn: AsyncConnection, followee: str) -> list[str]:
 class Outbox:
     """Publishes our actors' activities."""
 
-    def __init__(self, fed: Federation, resolver: ActorResolver) -> None:
+    def __init__(
+        self,
+        fed: Federation,
+        resolver: ActorResolver,
+        *,
+        language: str = DEFAULT_LANGUAGE,
+    ) -> None:
         self.fed = fed
         self.resolver = resolver
+        self.language = language
 
     async def publish(
         self,
@@ -104,11 +142,15 @@ class Outbox:
 
         For callers that must commit the activity together with their own
         rows (a catalogue record and its Create): run the write inside their
-        operation, then call :meth:`published`.
+        operation, then call :meth:`published`.  A Create or Update object is
+        completed by :func:`complete_object` (the activity holds the copy).
         """
         actor = self.fed.actor_iri(username)
         now = time.time()
         followers = f"{actor}/followers"
+        obj = complete_object(
+            activity_type, obj, language=self.language, stamp=_now_iso(now)
+        )
         activity: dict[str, Any] = {
             "@context": AS_CONTEXT,
             "id": self.fed.new_id("activities"),
@@ -187,7 +229,11 @@ class Outbox:
     async def create_note(
         self, username: str, content: str, *, summary: str | None = None
     ) -> dict[str, Any]:
-        """Publish a public Note (what Mastodon shows in full)."""
+        """Publish a public Note (what Mastodon shows in full).
+
+        ``summary`` is a content warning (INTEROP.md, "Activities"): the Note
+        is then marked ``sensitive``, as Mastodon marks its own.
+        """
         actor = self.fed.actor_iri(username)
         note: dict[str, Any] = {
             "id": self.fed.new_id("objects"),
@@ -200,6 +246,7 @@ class Outbox:
         }
         if summary:
             note["summary"] = summary
+            note["sensitive"] = True
         note["url"] = note["id"]
         return await self.publish(username, "Create", note, store_object=True)
 
@@ -258,7 +305,14 @@ class Outbox:
     async def update_object(self, username: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Replace one of our objects and send Update with a newer ``updated``."""
         now = time.time()
-        obj = {**obj, "updated": _now_iso(now)}
+        done = complete_object(
+            "Update",
+            {**obj, "updated": _now_iso(now)},
+            language=self.language,
+            stamp=_now_iso(now),
+        )
+        assert isinstance(done, dict)
+        obj = done
 
         async def save(conn: AsyncConnection) -> None:
             await conn.execute(

@@ -159,6 +159,7 @@ class Catalogue:
             published=_iso(published),
             updated=_iso(now),
             file_url=self.file_url,
+            default_language=self.node.config.node.language,
         )
         signed = create_proof(
             document,

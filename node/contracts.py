@@ -9,7 +9,8 @@ ActivityStreams activities:
   target, assigner, assignee, the policy and the time) or ``Reject`` (with a
   reason) — at once when the offer's auto-acceptance rule admits the consumer,
   after an administrator decides otherwise;
-- either side ends it with ``Delete`` of the agreement: terminated.
+- either side ends it with ``Delete`` of its own object (the provider its
+  agreement, the consumer its request): terminated.
 
 Both sides keep each negotiation as a row whose state is requested → agreed →
 terminated (or rejected).  Enforcement (:class:`Enforcer`) checks every call
@@ -392,7 +393,12 @@ class Contracts:
         if row is None or row.state not in (AGREED, REQUESTED):
             raise ContractError(f"no live agreement {seq}")
         other = row.consumer if row.role == PROVIDER else row.provider
-        target = row.agreement_id or row.request_id
+        # Each side deletes its own object (servers refuse a Delete of another
+        # origin's): the provider its agreement, the consumer its request.
+        if row.role == PROVIDER:
+            target = row.agreement_id or row.request_id
+        else:
+            target = row.request_id
         activity, publish = await self.outbox.prepare_direct(
             self.username, "Delete", target, other
         )

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -459,14 +460,18 @@ def dataset_record(
     published: datetime,
     updated: datetime,
     file_url: Callable[[str], str],
+    default_language: str = "",
 ) -> dict[str, Any]:
     """Build the published JSON-LD document of a dataset (Article + dcat:Dataset).
 
-    ``file_url`` maps a stored file's sha256 to its download URL.  The record is
+    ``file_url`` maps a stored file's sha256 to its download URL;
+    ``default_language`` keys ``contentMap`` when the dataset names no
+    language of its own (the publisher's).  The record is
     deterministic: the same input gives the same document.  Not checked here:
     that ``ds`` was validated (use :func:`~protocol.records.decode_dataset`).
     """
-    language = ds.language[0] if ds.language and not _is_iri(ds.language[0]) else ""
+    own = ds.language[0] if ds.language and not _is_iri(ds.language[0]) else ""
+    language = own or default_language
     document = _activity_part(
         kind="dcat:Dataset",
         iri=iri,
@@ -556,7 +561,9 @@ def _duty(duty: Duty, node_id: str) -> dict[str, Any]:
             "odrl:leftOperand": "odrl:payAmount",
             "odrl:operator": "odrl:eq",
             "odrl:rightOperand": {
-                "@value": f"{duty.amount:.2f}",
+                # The shortest decimal that reads back as the same float:
+                # a price per call may be 0.002 (two decimals would say 0.00).
+                "@value": format(Decimal(repr(duty.amount)), "f"),
                 "@type": "xsd:decimal",
             },
         }
@@ -673,13 +680,15 @@ def service_record(
     published: datetime,
     updated: datetime,
     file_url: Callable[[str], str],
+    default_language: str = "",
 ) -> dict[str, Any]:
     """Build the published JSON-LD document of a service offer.
 
     The document is an Article and a ``dcat:DataService`` whose
     ``odrl:hasPolicy`` is the ODRL 2.2 ``odrl:Offer`` with the profile terms.
     ``file_url`` is accepted for symmetry with :func:`dataset_record` and not
-    used.  Not checked here: that ``sv`` was validated.
+    used; ``default_language`` keys ``contentMap`` (the publisher's).  Not
+    checked here: that ``sv`` was validated.
     """
     del file_url
     document = _activity_part(
@@ -692,7 +701,7 @@ def service_record(
         html_url=html_url,
         published=published,
         updated=updated,
-        language="",
+        language=default_language,
     )
     _common_dcat(
         document,

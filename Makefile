@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
+	./scripts/ensure-chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -385,65 +385,21 @@ def _object_page(document: dict[str, Any]) -> str:
 
 
 async def home(request: web.Request) -> web.StreamResponse:
-    """The node's front page; servers asking for JSON are sent to its actor."""
+    """The node's front page; servers asking for JSON are sent to its actor.
+
+    Browsers get the home page from :mod:`node.web` before this handler runs;
+    other clients that name no JSON type (``curl``, ``*/*``) get it here.
+    """
     node = request.app[NODE]
-    fed = node.federation.fed
-    actor_iri = fed.actor_iri(node.config.node.username)
-    if not wants_html(request) and "json" in request.headers.get("Accept", ""):
-        raise web.HTTPFound(actor_iri)
-    async with node.db.read() as conn:
-        actors = (
-            await conn.execute(
-                select(local_actors).where(local_actors.c.username != INSTANCE_USERNAME)
-            )
-        ).all()
-        recent = (
-            await conn.execute(
-                select(objects.c.id, objects.c.document)
-                .where(objects.c.deleted_at.is_(None))
-                .order_by(objects.c.published_at.desc())
-                .limit(10)
-            )
-        ).all()
-        following = (
-            (
-                await conn.execute(
-                    select(follows.c.followee).where(
-                        follows.c.follower == actor_iri, follows.c.state == "accepted"
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-    name = html.escape(node.config.node.name)
-    handle = html.escape(f"@{node.config.node.username}@{fed.domain}")
-    items = "".join(
-        f'<li><a href="{html.escape(fed.actor_iri(a.username))}">'
-        f"{html.escape(a.name)}</a> <small>({html.escape(a.type)})</small></li>"
-        for a in actors
-    )
-    posts = "".join(
-        f'<li>{row.document.get("content", "")} <a href="{html.escape(row.id)}">'
-        "link</a></li>"
-        for row in recent
-    )
-    peers = "".join(
-        f'<li><a href="{html.escape(iri)}">{html.escape(iri)}</a></li>'
-        for iri in following
-    )
-    body = (
-        f"<h1>{name}</h1>"
-        f"<p>{html.escape(node.config.node.summary)}</p>"
-        f"<p>Follow <code>{handle}</code> from Mastodon or any fediverse account."
-        "</p>"
-        f"<h2>Actors</h2><ul>{items}</ul>"
-        f"<h2>Recent publications</h2><ul>{posts or '<li>None yet.</li>'}</ul>"
-        f"<h2>Peers this node follows</h2><ul>{peers or '<li>None yet.</li>'}</ul>"
-    )
-    return web.Response(
-        text=layout(node.config.node.name, body), content_type="text/html"
-    )
+    if "json" in request.headers.get("Accept", ""):
+        # Returned, not raised, so the negotiation adds its Vary: Accept and
+        # no cache hands this redirect to a browser.
+        actor_iri = node.federation.fed.actor_iri(node.config.node.username)
+        return web.Response(status=302, headers={"Location": actor_iri})
+    # Imported here: node.web builds on this module.
+    from node.web.pages_catalogue import home_page  # noqa: PLC0415
+
+    return await home_page(request)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -27,6 +27,7 @@ from node.enforcement import count_bytes, enforce
 from node.governance import members_view
 from node.proposals import setup_proposal_routes
 from node.services import open_node, schedule_maintenance
+from node.web import setup_web
 from protocol.errors import BocageError, ProtocolError
 from storage.database import StorageError
 
@@ -120,6 +121,7 @@ def create_app(config: Config, *, setups: list[Setup] | None = None) -> web.Appl
     app.router.add_get("/members", members_view)
     setup_charter_routes(app)
     setup_proposal_routes(app)
+    setup_web(app)
     app.middlewares.append(enforce)
     app.on_response_prepare.append(count_bytes)
     app.cleanup_ctx.append(_lifecycle(config))

@@ -2,14 +2,14 @@
 
 Every record answers on its own IRI: ActivityStreams JSON for servers (the
 signed document as published), Turtle, RDF/XML or JSON-LD for open-data tools
-(DCAT-AP 3), and HTML for people — by ``Accept``, or explicitly with
-``?format=ttl|rdf|jsonld``.
+(DCAT-AP 3) — by ``Accept``, or explicitly with ``?format=ttl|rdf|jsonld``.
+People's browsers get the pages of :mod:`node.web.pages_catalogue` on the same
+IRIs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import re
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,7 @@ from node.activitypub import (
     collection,
     collection_page,
     keyset_page,
-    layout,
     page_cursor,
-    wants_html,
 )
 from node.appkeys import NODE
 from node.catalogue import record_to_public
@@ -88,8 +86,6 @@ async def record_view(request: web.Request) -> web.StreamResponse:
     fmt = rdf_format(request)
     if fmt is not None:
         return await _serialise(lambda: dcat.to_graph(document), fmt)
-    if wants_html(request):
-        return web.Response(text=_record_page(document), content_type="text/html")
     return as_response(document)
 
 
@@ -170,14 +166,23 @@ async def search_view(request: web.Request) -> web.Response:
 
 
 async def mirror_view(request: web.Request) -> web.Response:
-    """A record mirrored from a peer, exactly as signed, with its provenance."""
+    """A record mirrored from a peer, exactly as signed, with its provenance.
+
+    ``?format=json`` names the ActivityStreams document explicitly (a link
+    cannot set ``Accept``); ``ttl``, ``rdf`` and ``jsonld`` export it as RDF.
+    """
     iri = request.query.get("id", "")
     row = await request.app[NODE].catalogue.get_by_iri(iri)
     if row is None or not row.mirrored or row.deleted_at is not None:
         return web.json_response(
             {"error": "no mirrored record with that id"}, status=404
         )
-    response = as_response(row.document)
+    document: dict[str, Any] = row.document
+    fmt = None if request.query.get("format") == "json" else rdf_format(request)
+    if fmt is not None:
+        response = await _serialise(lambda: dcat.to_graph(document), fmt)
+    else:
+        response = as_response(document)
     response.headers["Link"] = f'<{row.id}>; rel="canonical"'
     response.headers["X-Bocage-Origin"] = row.origin
     response.headers["X-Bocage-Verified-At"] = f"{row.verified_at:.0f}"
@@ -206,29 +211,6 @@ async def profile_view(request: web.Request) -> web.StreamResponse:
     name, media_type = files[request.match_info.get("part", "")]
     return web.Response(
         body=(PROFILE_DIR / name).read_bytes(), content_type=media_type, charset="utf-8"
-    )
-
-
-def _link(distribution: dict[str, Any]) -> str:
-    url = distribution.get("dcat:downloadURL") or distribution.get("dcat:accessURL")
-    label = (
-        distribution.get("dct:title") or distribution.get("dct:format") or "download"
-    )
-    href, text = html.escape(str(url or "")), html.escape(str(label))
-    return f'<li><a href="{href}">{text}</a></li>'
-
-
-def _record_page(document: dict[str, Any]) -> str:
-    title = html.escape(str(document.get("name", "")))
-    summary = html.escape(str(document.get("summary", "")))
-    distributions = document.get("dcat:distribution", [])
-    rows = "".join(_link(d) for d in distributions if isinstance(d, dict))
-    return layout(
-        str(document.get("name", "")),
-        f"<h1>{title}</h1><p>{summary}</p>"
-        + (f"<h2>Distributions</h2><ul>{rows}</ul>" if rows else "")
-        + '<p>Also as <a href="?format=ttl">Turtle</a>, '
-        '<a href="?format=rdf">RDF/XML</a>, <a href="?format=jsonld">JSON-LD</a>.</p>',
     )
 
 

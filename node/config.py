@@ -58,6 +58,7 @@ class NodeSection(_Section):
     actor_type: Literal["Organization", "Group"] = "Organization"
     username: str = "node"
     data_dir: str = "data"
+    language: str = "fr"  # of the node's publications and its pages by default
 
 
 class HttpSection(_Section):
@@ -95,6 +96,11 @@ class WorkerSection(_Section):
     poll_interval: float = 0.5
 
 
+class WebSection(_Section):
+    registrations: bool = True  # anyone may open an account (to ask to join)
+    session_days: float = 14.0
+
+
 class LogSection(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -109,6 +115,7 @@ class Config(_Section):
     keys: KeysSection = msgspec.field(default_factory=KeysSection)
     federation: FederationSection = msgspec.field(default_factory=FederationSection)
     worker: WorkerSection = msgspec.field(default_factory=WorkerSection)
+    web: WebSection = msgspec.field(default_factory=WebSection)
     log: LogSection = msgspec.field(default_factory=LogSection)
 
     @property
@@ -238,6 +245,12 @@ def _validate(config: Config, base_dir: Path, *, check_files: bool) -> Config:
             "node.username", "expected lower-case ASCII letters, digits, _ . -"
         )
     node.data_dir = str(_resolve(base_dir, node.data_dir))
+    if not re.fullmatch(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*", node.language):
+        raise ConfigError(
+            "node.language", f"{node.language!r} is not a language tag (e.g. fr, en)"
+        )
+    if config.web.session_days <= 0:
+        raise ConfigError("web.session_days", "expected a number of days > 0")
 
     if not 0 < http.port < 65536:
         raise ConfigError("http.port", f"{http.port} is not a port (1-65535)")
@@ -372,6 +385,7 @@ name = "{name or domain}"
 actor_type = "{actor_type}"   # Organization or Group
 username = "{username}"
 data_dir = "data"
+language = "fr"   # of publications, and of pages when the browser does not say
 
 [http]
 host = "127.0.0.1"
@@ -397,6 +411,10 @@ concurrency = 16
 lease_seconds = 60
 batch_size = 64
 poll_interval = 0.5
+
+[web]
+registrations = true   # anyone may open an account on the pages to ask to join
+session_days = 14.0
 
 [log]
 level = "INFO"

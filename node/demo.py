@@ -25,10 +25,19 @@ from sqlalchemy import func, select
 from node.app import create_app
 from node.appkeys import NODE
 from node.config import Config, load_config, render_config
-from node.demo_data import FILES, records_for
+from node.demo_data import (
+    CHARTER_TEXT,
+    CHARTER_TITLE,
+    DEMO_ACCOUNT,
+    DEMO_PASSWORD,
+    DEMO_PROPOSALS,
+    FILES,
+    records_for,
+)
 from node.identity import create_keys
 from node.server import start_site, stop_on_signals
 from node.services import Node
+from node.web.accounts import Accounts
 from protocol.records import decode_dataset, decode_service
 from storage.tables import follows, objects
 
@@ -172,10 +181,24 @@ async def _befriend(nodes: list[Node]) -> None:
             await asyncio.sleep(1.0)
             for post in spec.posts:
                 await outbox.create_note(me, post)
-            await _publish_records(node, spec.slug)
+            await publish_demo_records(node, spec.slug)
 
     if first_run:
         await _negotiate(nodes)
+        await _govern(nodes[0])
+
+
+async def _govern(metropole: Node) -> None:
+    """The metropolis adopts a charter, opens two proposals, and has a citizen
+    with an account on its pages who is a member and can cast graded ballots."""
+    await metropole.charter.adopt(CHARTER_TITLE, CHARTER_TEXT)
+    account = await Accounts(metropole).create(
+        DEMO_ACCOUNT, DEMO_PASSWORD, "Camille (démo)"
+    )
+    await metropole.membership.request(account.actor)
+    await metropole.membership.admit(account.actor, college="citizens")
+    for proposal in DEMO_PROPOSALS:
+        await metropole.proposals.open(**proposal)
 
 
 async def _count(node: Node, table: Any) -> int:
@@ -206,7 +229,7 @@ async def _negotiate(nodes: list[Node]) -> None:
     await syndicat.contracts.request(offer)
 
 
-async def _publish_records(node: Node, slug: str) -> None:
+async def publish_demo_records(node: Node, slug: str) -> None:
     """Store the demo files and publish the node's datasets and offers."""
     folder = Path(node.config.node.data_dir) / "files"
     folder.mkdir(parents=True, exist_ok=True)
@@ -238,8 +261,17 @@ def _print_welcome(configs: list[Config], directory: Path) -> None:
     actor = f"{first.origin}/actors/{first.node.username}"
     as_json = "-H 'Accept: application/activity+json'"
     click.echo("")
-    click.echo("Try:")
-    click.echo(f"  open {actor} in a browser")
+    click.echo("Open in a browser (French or English, as your browser asks):")
+    click.echo(f"  {first.origin}/                    # the metropolis' home page")
+    click.echo(f"  {first.origin}/catalogue?q=velo    # search the open data")
+    click.echo(f"  {first.origin}/proposals           # two proposals open for votes")
+    click.echo(f"  {first.origin}/log                 # the public decision log")
+    click.echo(
+        f"  {first.origin}/signin  as {DEMO_ACCOUNT} / {DEMO_PASSWORD}"
+        "  (a demo member: grade the options of a proposal)"
+    )
+    click.echo("")
+    click.echo("Try, as a server would:")
     click.echo(
         f"  curl '{first.origin}/.well-known/webfinger?resource="
         f"acct:{first.node.username}@{first.node.domain}'"

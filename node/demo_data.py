@@ -275,3 +275,45 @@ def records_for(slug: str, file_url: dict[str, str]) -> list[dict[str, Any]]:
             },
         },
     ]
+
+
+# --- governance (the metropolis) ------------------------------------------------
+
+CHARTER_TITLE = "Charte de la donnée partagée"
+CHARTER_TEXT = "\n\n".join(
+    [
+        "Les membres publient leurs données ouvertes, signées, sous licence libre.",
+        "Chaque décision est prise par les membres, selon la règle fixée à "
+        "l'ouverture du vote, et inscrite au journal public.",
+        "Un signalement est examiné sous sept jours ; la personne concernée peut "
+        "faire appel, et l'appel est entendu par quelqu'un d'autre.",
+    ]
+)
+
+# A citizen's account on the metropolis' pages (printed by the demo: it is a demo).
+DEMO_ACCOUNT = "camille"
+DEMO_PASSWORD = "bocage-demo-2026"  # noqa: S105 - printed for the demo
+
+DEMO_PROPOSALS: list[dict[str, Any]] = [
+    {
+        "title": "Ouvrir les comptages vélo en temps réel",
+        "text": "Publier chaque heure les comptages des boucles vélo, "
+        "sous licence ouverte.",
+        "rule": "majority",
+    },
+    {
+        "title": "Où installer les prochains arceaux vélo ?",
+        "text": "Donnez une mention à chaque lieu : le lieu à la meilleure "
+        "mention majoritaire l'emporte.",
+        "rule": "judgment",
+        "options": ["Gare", "Marché couvert", "Lycée"],
+        "grades": [
+            "excellent",
+            "très bien",
+            "bien",
+            "passable",
+            "insuffisant",
+            "à rejeter",
+        ],
+    },
+]

@@ -84,6 +84,17 @@ class Membership:
         else:
             await self._save(actor, REJECTED, invite)
 
+    async def request(self, actor: str) -> None:
+        """One of our own accounts asks to join, from the web; pending like a Join."""
+        if not self.fed.is_local(actor):
+            raise MembershipError("remote actors ask to join with a Join activity")
+        current = await self.get(actor)
+        if current is not None and current["state"] in (
+            REQUESTED, MEMBER, SUSPENDED, EXCLUDED
+        ):  # fmt: skip
+            raise MembershipError(f"{actor} is already {current['state']}")
+        await self._save(actor, REQUESTED, f"{actor}#join-{int(time.time())}")
+
     # --- what we ask of other communities -------------------------------------
 
     async def join(self, group: str) -> str:
@@ -126,7 +137,13 @@ class Membership:
         current = await self.get(actor)
         if current is not None and current["state"] in (MEMBER, SUSPENDED, EXCLUDED):
             raise MembershipError(f"{actor} is {current['state']}")
-        activity = await self.outbox.direct(self.username, "Invite", self.group, actor)
+        activity, write = await self.outbox.prepare_direct(
+            self.username, "Invite", self.group, actor
+        )
+        # AS2 vocabulary, Invite: the object is what one is invited to, the
+        # target who is invited.
+        activity["target"] = actor
+        self.outbox.published(activity, await self.fed.writer.submit(write))
         activity_id = str(activity["id"])
         await self._save(actor, INVITED, activity_id, role=role, college=college)
 
@@ -221,6 +238,8 @@ class Membership:
         await self.fed.writer.submit(write)
 
     async def _answer(self, kind: str, actor: str, activity_id: str) -> None:
+        if self.fed.is_local(actor):
+            return  # our own accounts read the answer on their page
         await self.outbox.direct(self.username, kind, activity_id, actor)
 
 

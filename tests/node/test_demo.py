@@ -44,14 +44,18 @@ async def test_demo_federates_and_stops_cleanly(tmp_path: Path) -> None:
         hit = (await _json(f"{origins[1]}/catalogue/search?q=velo"))["items"][0]
         assert hit["mirrored"] and hit["id"] == f"{origins[0]}/datasets/arceaux-velo"
 
-        # The syndicate and the cooperative were admitted as members, then the
-        # syndicate got an agreement on the parking API: all in the log.
+        # The syndicate, the cooperative and a citizen were admitted as
+        # members, a charter adopted, and the syndicate got an agreement on
+        # the parking API: all in the log (the agreement's place depends on
+        # when the syndicate's request arrives).
         async def logged() -> bool:
             page = await _json(f"{origins[0]}/log?page=1")
-            return [e["kind"] for e in page["orderedItems"]] == [
-                "membership.admit",
-                "membership.admit",
+            return sorted(e["kind"] for e in page["orderedItems"]) == [
+                "charter.adopt",
                 "contract.accept",
+                "membership.admit",
+                "membership.admit",
+                "membership.admit",
             ]
 
         for _ in range(100):
@@ -59,6 +63,22 @@ async def test_demo_federates_and_stops_cleanly(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.2)
         assert await logged(), "no agreement in the metropolis' decision log"
+
+        # A browser lands on pages: two proposals are open for votes.
+        async def proposals_listed() -> int:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(
+                    f"{origins[0]}/proposals", headers={"Accept": "text/html"}
+                ) as response,
+            ):
+                return (await response.text()).count('href="/proposals/')
+
+        for _ in range(100):
+            if await proposals_listed() == 2:
+                break
+            await asyncio.sleep(0.2)
+        assert await proposals_listed() == 2
     finally:
         if demo.returncode is None:
             demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
@@ -69,5 +89,6 @@ async def test_demo_federates_and_stops_cleanly(tmp_path: Path) -> None:
             output = await stop(demo)
     assert demo.returncode == 0, output
     assert "Bocage demo federation is running" in output
-    assert "Try:" in output and "Stopped." in output
+    assert "Try, as a server would:" in output and "Stopped." in output
+    assert "/signin  as camille" in output
     assert "Traceback" not in output

@@ -318,6 +318,7 @@ class Processor:
             "type": (kinds[0] if kinds else "Object")[:32],
             "document": obj,
             "updated_at": now,
+            "in_reply_to": (first_id(obj.get("inReplyTo")) or "")[:2048] or None,
         }
 
         async def save(conn: AsyncConnection) -> None:

@@ -167,10 +167,7 @@ async def actor(request: web.Request) -> web.Response:
     row = await _actor_row(node, request.match_info["username"])
     if row is None:
         return _error(404, "no such actor")
-    document = actor_document(node, row)
-    if wants_html(request):
-        return web.Response(text=_actor_page(document), content_type="text/html")
-    return as_response(document)
+    return as_response(actor_document(node, row))
 
 
 async def inbox_post(request: web.Request) -> web.Response:
@@ -328,10 +325,7 @@ async def object_view(request: web.Request) -> web.Response:
             "formerType": row.type,
         }
         return as_response(tombstone, status=410)
-    document = {"@context": AS_CONTEXT, **row.document}
-    if wants_html(request):
-        return web.Response(text=_object_page(document), content_type="text/html")
-    return as_response(document)
+    return as_response({"@context": AS_CONTEXT, **row.document})
 
 
 async def activity_view(request: web.Request) -> web.Response:
@@ -351,37 +345,7 @@ async def activity_view(request: web.Request) -> web.Response:
     return as_response(row.document)
 
 
-# --- a plain page for people, until the citizens' web exists ---------------------
-
-
-def layout(title: str, body: str) -> str:
-    return (
-        "<!doctype html><html lang=en><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width,initial-scale=1">'
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;"
-        "margin:2rem auto;padding:0 1rem;color:#1b1b1b}code{background:#eee}"
-        "</style><main>" + body + "</main></html>"
-    )
-
-
-def _actor_page(document: dict[str, Any]) -> str:
-    handle = html.escape(str(document.get("preferredUsername")))
-    return layout(
-        str(document.get("name")),
-        f"<h1>{html.escape(str(document.get('name')))}</h1>"
-        f"<p>{document.get('summary') or ''}</p>"
-        f"<p>Follow <code>@{handle}</code> from any fediverse account, "
-        f"or paste <code>{html.escape(document['id'])}</code> in its search.</p>",
-    )
-
-
-def _object_page(document: dict[str, Any]) -> str:
-    return layout(
-        str(document.get("name") or document.get("type")),
-        f"<article>{document.get('content') or ''}</article>"
-        f"<p><small>{html.escape(str(document.get('published', '')))}</small></p>",
-    )
+# --- the home page ---------------------------------------------------------------
 
 
 async def home(request: web.Request) -> web.StreamResponse:

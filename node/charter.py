@@ -21,7 +21,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from node.activitypub import as_response, layout, wants_html
+from node.activitypub import as_response
 from node.appkeys import NODE
 from node.services import Node
 from protocol.errors import BocageError
@@ -162,14 +162,7 @@ async def _render(
     if row is None:
         return web.json_response({"error": "no such charter version"}, status=404)
     iri = node.config.origin + request.path if own_page else None
-    article = node.charter.article(row, iri=iri)
-    if wants_html(request):
-        body = (
-            f"<h1>{html.escape(row['title'])}</h1>"
-            f"<p><small>{html.escape(article['summary'])}</small></p>{article['content']}"
-        )
-        return web.Response(text=layout(row["title"], body), content_type="text/html")
-    return as_response(article)
+    return as_response(node.charter.article(row, iri=iri))
 
 
 async def charter_view(request: web.Request) -> web.Response:

@@ -203,6 +203,8 @@ remote_objects = Table(
     Column("document", Json, nullable=False),
     Column("received_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # What it answers, so a page can list the replies to one of ours.
+    Column("in_reply_to", String(2048), nullable=True, index=True),
 )
 
 # What we know of each peer host: the signature scheme it accepts, and the

@@ -11,7 +11,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.web import pages_catalogue, pages_governance, pages_people
+from node.web import (
+    pages_catalogue,
+    pages_fediverse,
+    pages_governance,
+    pages_people,
+)
 from node.web.accounts import setup_accounts
 from node.web.render import PAGES, negotiate_pages
 
@@ -33,3 +38,4 @@ def setup_web(app: web.Application) -> None:
     pages_people.setup(app)
     pages_catalogue.setup(app)
     pages_governance.setup(app)
+    pages_fediverse.setup(app)

@@ -571,6 +571,25 @@ FRENCH: dict[str, str] = {
         "on vote sur cette proposition en donnant une mention à chaque option"
     ),
     "an objection needs a reason": "une objection doit donner sa raison",
+    # replies (node/web/templates/replies.html)
+    "Replies from the fediverse": "Réponses venues du fédivers",
+    "No reply yet.": "Pas encore de réponse.",
+    "To reply, paste this address in your fediverse server's search (Mastodon…) and answer the post:": (
+        "Pour répondre, collez cette adresse dans la recherche de votre serveur "
+        "du fédivers (Mastodon…) et répondez à la publication :"
+    ),
+    # actors and posts (node/web/pages_fediverse.py)
+    "There is no such account here.": "Ce compte n'existe pas ici.",
+    "There is no such post here.": "Cette publication n'existe pas ici.",
+    "Its author deleted this post.": "Son autrice ou son auteur l'a supprimée.",
+    "Post": "Publication",
+    "A post by": "Une publication de",
+    "Follow this account from any fediverse account (Mastodon…): search for its address and follow it.": (
+        "Suivez ce compte depuis n'importe quel compte du fédivers (Mastodon…) : "
+        "cherchez son adresse et abonnez-vous."
+    ),
+    "Latest posts": "Dernières publications",
+    "Nothing posted yet.": "Rien de publié pour l'instant.",
     # accounts
     "User name": "Nom d'utilisateur",
     "Password": "Mot de passe",

@@ -39,6 +39,7 @@ from node.services import Node
 from node.web.contract_words import ContractWords, human_size, offer_in_words
 from node.web.i18n import Translator
 from node.web.render import page, render, translator
+from node.web.replies import replies_to
 from protocol.errors import ProtocolError
 from protocol.html import plain_text
 from protocol.jsonld import as_list, first_id, get_dict, ids
@@ -744,6 +745,8 @@ async def record_page(request: web.Request) -> web.Response:
         "record": view,
         "mirror": None,
         "exports": _exports(request.path),
+        "replies": await replies_to(node, row.id),
+        "reply_iri": row.id,
     }
     if kind == "Dataset":
         await _add_stored_files(tr, node, view)

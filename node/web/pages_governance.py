@@ -11,7 +11,6 @@ apply.
 from __future__ import annotations
 
 import difflib
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy import func, select
@@ -21,7 +20,8 @@ from node.governance import MEMBER
 from node.proposals import ProposalError
 from node.web.accounts import load_account
 from node.web.pages_people import require_account, see_other
-from node.web.render import checked_form, page, render, translator
+from node.web.render import checked_form, handle_of, page, render, translator
+from node.web.replies import replies_to
 from storage.tables import decision_checkpoints, decision_entries
 
 LOG_PAGE = 50
@@ -60,17 +60,6 @@ RULES = {
     "consent": "Consent",
     "judgment": "Majority judgment",
 }
-
-
-def handle_of(iri: str) -> str:
-    """``@name@host`` for an actor IRI (the last path segment names the account).
-
-    Mastodon, GoToSocial and Bocage all end actor IRIs with the user name;
-    for others this is only a readable label, the link keeps the real IRI.
-    """
-    parts = urlsplit(iri)
-    name = parts.path.rstrip("/").rsplit("/", 1)[-1] or parts.netloc
-    return f"@{name}@{parts.netloc}"
 
 
 # --- charter ----------------------------------------------------------------------
@@ -229,7 +218,7 @@ async def proposal_page(request: web.Request) -> web.Response:
         request, "proposal.html", title=live["title"], p=live, seq=seq,
         eligible=eligible, voted=voted,
         done=request.query.get("done", ""), rule_names=RULES, outcomes=OUTCOMES,
-        handle_of=handle_of,
+        replies=await replies_to(node, live["iri"]), reply_iri=live["iri"],
     )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
@@ -53,6 +54,17 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def handle_of(iri: str) -> str:
+    """``@name@host`` for an actor IRI (the last path segment names the account).
+
+    Mastodon, GoToSocial and Bocage all end actor IRIs with the user name;
+    for others this is only a readable label, the link keeps the real IRI.
+    """
+    parts = urlsplit(iri)
+    name = parts.path.rstrip("/").rsplit("/", 1)[-1] or parts.netloc
+    return f"@{name}@{parts.netloc}"
 
 
 def page(app: web.Application, pattern: str, handler: Handler) -> None:
@@ -129,6 +141,7 @@ async def render(
         "account": account,
         "csrf": csrf_token(request),
         "registrations": node.config.web.registrations,
+        "handle_of": handle_of,
         "title": title,
         **context,
     }

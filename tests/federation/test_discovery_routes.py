@@ -85,7 +85,7 @@ async def test_discovery_documents(tmp_path: Path) -> None:
 
         status, ctype, body = await fetch(actor_iri, "text/html")
         assert status == 200 and ctype.startswith("text/html")
-        assert "Suivez ce compte".encode() in body  # the node speaks French
+        assert b"Suivez ce compte" in body  # the node speaks French
         status, ctype, body = await fetch(f"{origin}/", "text/html")
         assert status == 200 and node.config.node.name.encode() in body
         status, _, _ = await fetch(f"{origin}/", "application/activity+json")

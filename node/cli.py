@@ -208,6 +208,8 @@ def follow(config_path: Path, actor_url: str, username: str | None) -> None:
     async def action(node: Node) -> str:
         who = username or node.config.node.username
         await node.federation.outbox.follow(who, actor_url)
+        # Whom the node federates with is federation policy: on the record.
+        await node.decisions.append("federation.follow", actor_url, {"by": who})
         return f"Follow of {actor_url} queued; {_DELIVERY_NOTE}."
 
     _with_node(config_path, action)
@@ -225,6 +227,7 @@ def unfollow(config_path: Path, actor_url: str, username: str | None) -> None:
         undone = await node.federation.outbox.unfollow(who, actor_url)
         if undone is None:
             raise UsageError(f"{who} does not follow {actor_url}")
+        await node.decisions.append("federation.unfollow", actor_url, {"by": who})
         return f"Undo of the follow queued; {_DELIVERY_NOTE}."
 
     _with_node(config_path, action)
@@ -287,6 +290,11 @@ def manual_approval(config_path: Path, setting: str, username: str | None) -> No
         if who not in node.federation.local_users:
             raise UsageError(f"no actor {who!r} on this node")
         await node.federation.set_manual_approval(who, setting == "on")
+        await node.decisions.append(
+            "federation.approval",
+            node.federation.fed.actor_iri(who),
+            {"manual": setting == "on"},
+        )
         return f"Manual approval of followers is {setting} for {who}."
 
     _with_node(config_path, action)

@@ -133,6 +133,9 @@ FRENCH: dict[str, str] = {
     "A report decided": "Un signalement tranché",
     "An appeal heard": "Un appel entendu",
     "A follow request decided": "Une demande d'abonnement tranchée",
+    "A node followed": "Un nœud suivi",
+    "A node no longer followed": "Un nœud qui n'est plus suivi",
+    "How followers are approved": "La façon d'approuver les abonnés",
     # rules (node/web/pages_governance.RULES)
     "Simple majority": "Majorité simple",
     "Supermajority": "Majorité qualifiée",

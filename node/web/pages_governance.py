@@ -53,6 +53,9 @@ KINDS = {
     "moderation.appeal": "An appeal heard",
     "federation.follow.accept": "A follow request decided",
     "federation.follow.reject": "A follow request decided",
+    "federation.follow": "A node followed",
+    "federation.unfollow": "A node no longer followed",
+    "federation.approval": "How followers are approved",
 }
 RULES = {
     "majority": "Simple majority",

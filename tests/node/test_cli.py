@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -97,6 +99,14 @@ def test_operator_commands(tmp_path: Path) -> None:
     manual = run_cli("manual-approval", "-c", conf, "on")
     assert manual.returncode == 0
     assert "on for node" in manual.stdout
+
+    # Federation policy is on the public record; the failed follow is not.
+    with sqlite3.connect(tmp_path / "data" / "bocage.sqlite") as db:
+        rows = db.execute("SELECT document FROM decision_entries").fetchall()
+    entries = [json.loads(row[0]) for row in rows]
+    assert [(e["kind"], e["body"]) for e in entries] == [
+        ("federation.approval", {"manual": True})
+    ]
 
 
 async def test_verify_tally_recomputes_a_published_tally(tmp_path: Path) -> None:

@@ -78,6 +78,8 @@ from storage.tables import ballots, proposals
 log = logging.getLogger("bocage.node.proposals")
 
 CLOSE_QUEUE = "proposal.close"
+RESULTS_QUEUE = "proposal.results"
+RESULTS_EVERY = 300.0  # seconds: Mastodon sends its own results "a few minutes" on
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 BOCAGE_NS = "https://w3id.org/bocage/ns#"
 
@@ -793,6 +795,30 @@ class Proposals:
         refusal = await self.node.writer.submit(save)
         if refusal:
             raise ProposalError(refusal)
+        if settings["rule"] != "judgment":
+            await self._results_soon(seq, now)
+
+    async def _results_soon(self, seq: int, now: float) -> None:
+        """Send the counts a few minutes after votes (INTEROP.md, "Polls").
+
+        One Update per proposal and RESULTS_EVERY window, however many votes
+        arrive in it.  Only polls: a judgment Note has no counts for Mastodon
+        to show, and each Update would mark the post as edited.
+        """
+        window = int(now // RESULTS_EVERY)
+        await self.node.jobs.enqueue(
+            RESULTS_QUEUE,
+            {"proposal": seq},
+            run_at=(window + 1) * RESULTS_EVERY,
+            dedupe_key=f"results {seq} {window}",
+        )
+
+    async def results_job(self, job: Job) -> None:
+        """Job handler: the current counts to followers and voters, while open."""
+        seq = int(job.payload["proposal"])
+        row, received = await self._load(seq)
+        if row.state == "open":
+            await self._publish_results(seq, {b.voter for b in received})
 
     async def on_note(self, kind: str, obj: dict[str, Any], actor: str) -> None:
         """Processor hook for Notes and Answers: a ballot when it answers a proposal.

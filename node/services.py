@@ -170,7 +170,7 @@ def _open_contracts(node: Node) -> None:
     from node.enforcement import Enforcer  # noqa: PLC0415
     from node.governance import Membership  # noqa: PLC0415
     from node.moderation import Moderation  # noqa: PLC0415
-    from node.proposals import CLOSE_QUEUE, Proposals  # noqa: PLC0415
+    from node.proposals import CLOSE_QUEUE, RESULTS_QUEUE, Proposals  # noqa: PLC0415
 
     node.decisions = DecisionLog(node)
     node.membership = Membership(node)
@@ -190,6 +190,7 @@ def _open_contracts(node: Node) -> None:
     # Pleroma and Akkoma send a poll vote as an Answer (INTEROP.md, "Polls").
     processor.object_handlers["Answer"] = node.proposals.on_note
     node.handlers[CLOSE_QUEUE] = node.proposals.close_job
+    node.handlers[RESULTS_QUEUE] = node.proposals.results_job
     _open_follow_ups(node)
     processor.answer_handlers.append(node.membership.on_answer)
     processor.answer_handlers.append(node.contracts.on_answer)

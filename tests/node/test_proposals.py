@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
+from storage.jobs import Job
 from storage.tables import jobs
 from tests.federation.fake_peer import FakeActor, FakePeer
 from tests.federation.harness import RunningNode, eventually, running_nodes
@@ -229,3 +230,47 @@ async def test_pleroma_answers_count_like_mastodon_votes(tmp_path: Path) -> None
         assert document["result"]["outcome"] == "adopted"
         assert len(document["ballots"]) == 2
         assert document["result"]["refused"] == []
+
+
+async def test_results_reach_voters_a_few_minutes_after_votes(tmp_path: Path) -> None:
+    """INTEROP.md, "Polls": Update(Question) a few minutes after votes, once per
+    window however many votes arrive, and to the voters too."""
+    members = {"alice": "citizens", "bob": "citizens"}
+    async with community(tmp_path, members) as (node, peer, actors):
+        proposals = node.node.proposals
+        seq = await proposals.open("Ouvrir les horaires ?", "Texte.")
+        question = proposals.iri(seq)
+        await post(
+            node, actors["alice"], mastodon_vote(actors["alice"], question, "yes", 1)
+        )
+        await post(node, actors["bob"], mastodon_vote(actors["bob"], question, "no", 2))
+        await processed(node)
+
+        async with node.node.db.read() as conn:
+            queued = (
+                await conn.execute(
+                    select(jobs.c.next_attempt_at, jobs.c.payload).where(
+                        jobs.c.queue == "proposal.results"
+                    )
+                )
+            ).all()
+        assert len(queued) == 1  # two votes, one window, one update
+        run_at, payload = queued[0]
+        assert run_at % 300 == 0 and payload == {"proposal": seq}
+
+        job = Job(id=1, queue="proposal.results", payload=payload, attempts=1,
+                  created_at=0.0)  # fmt: skip
+        await proposals.results_job(job)
+
+        async def updated() -> bool:
+            return any(
+                a["type"] == "Update"
+                and a["object"]["id"] == question
+                and {
+                    o["name"]: o["replies"]["totalItems"] for o in a["object"]["oneOf"]
+                }
+                == {"yes": 1, "no": 1, "abstain": 0}
+                for a in peer.received
+            )
+
+        await eventually(updated, what="the counts reach the voters' server")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,14 +104,38 @@ class DecisionLog:
         self, kind: str, subject: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         """Record one decision; returns the signed entry."""
+        entry = await self.append_if(kind, subject, body)
+        assert entry is not None  # no guard: always appended
+        return entry
+
+    async def append_if(
+        self,
+        kind: str,
+        subject: str,
+        body: dict[str, Any],
+        *,
+        guard: Callable[[AsyncConnection], Awaitable[bool]] | None = None,
+        apply: Callable[[AsyncConnection, dict[str, Any]], Awaitable[None]]
+        | None = None,
+    ) -> dict[str, Any] | None:
+        """Record a decision only if ``guard`` still holds, with its effect.
+
+        ``guard`` runs first and ``apply`` after the entry is written, in the
+        same transaction, which the log's lock serialises across processes: a
+        decision that may be taken once (closing a proposal) is then taken
+        once, and its effect is never without its entry.  Returns None when
+        the guard said no (nothing written).
+        """
         db = self.node.db
         key = self.node.keys.ed25519
 
-        async def write(conn: AsyncConnection) -> dict[str, Any]:
+        async def write(conn: AsyncConnection) -> dict[str, Any] | None:
             if db.dialect == "postgresql":
                 await conn.execute(
                     text(f"SELECT pg_advisory_xact_lock({_PG_LOG_LOCK})")
                 )
+            if guard is not None and not await guard(conn):
+                return None
             last = (
                 await conn.execute(
                     select(decision_entries.c.document)
@@ -145,9 +169,11 @@ class DecisionLog:
                     size=len(hashes), document=checkpoint
                 )
             )
+            if apply is not None:
+                await apply(conn, entry)
             return entry
 
-        entry: dict[str, Any] = await self.node.writer.submit(write)
+        entry: dict[str, Any] | None = await self.node.writer.submit(write)
         return entry
 
 

@@ -923,9 +923,14 @@ class Proposals:
             body["charterSha256"] = hashlib.sha256(
                 row.charter_text.encode()
             ).hexdigest()
-        entry = await self.node.decisions.append("proposal.close", self.iri(seq), body)
 
-        async def save(conn: AsyncConnection) -> None:
+        async def still_open(conn: AsyncConnection) -> bool:
+            state = await conn.scalar(
+                select(proposals.c.state).where(proposals.c.seq == seq)
+            )
+            return bool(state == "open")
+
+        async def save(conn: AsyncConnection, entry: dict[str, Any]) -> None:
             await conn.execute(
                 update(proposals)
                 .where(proposals.c.seq == seq)
@@ -933,7 +938,13 @@ class Proposals:
                         decision=entry["index"], closes_at=closes_at)
             )  # fmt: skip
 
-        await self.node.writer.submit(save)
+        # The close job and `bocage proposal close` may race: the log's lock
+        # lets one of them record the outcome, with the proposal's new state.
+        entry = await self.node.decisions.append_if(
+            "proposal.close", self.iri(seq), body, guard=still_open, apply=save
+        )
+        if entry is None:
+            raise ProposalError(f"proposal {seq} was closed meanwhile")
         log.info("proposal %d closed: %s", seq, result.outcome)
         await self._adopt_charter(seq)
         await self._publish_results(seq, {b.voter for b in received})

@@ -260,3 +260,24 @@ async def test_the_close_job_finishes_an_interrupted_adoption(
         latest = await node.node.charter.latest()
         assert latest is not None and latest["version"] == 1
         assert (await proposals.live(seq))["charter"]["version"] == 1
+
+
+async def test_two_closes_at_once_record_one_outcome(tmp_path: Path) -> None:
+    """The close job and `bocage proposal close` may race: one outcome, one entry."""
+    async with running_nodes(tmp_path, 1) as (node,):
+        proposals = node.node.proposals
+        seq = await proposals.open("Une question", "Un texte.")
+        outcomes = await asyncio.gather(
+            proposals.close(seq), proposals.close(seq), return_exceptions=True
+        )
+        refused = [o for o in outcomes if isinstance(o, ProposalError)]
+        assert len(refused) == 1, outcomes
+        async with node.node.db.read() as conn:
+            kinds = [
+                doc["kind"]
+                for doc in (
+                    await conn.execute(select(decision_entries.c.document))
+                ).scalars()
+            ]
+        assert kinds.count("proposal.close") == 1
+        assert (await proposals.live(seq))["decision"] is not None

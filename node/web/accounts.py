@@ -37,6 +37,7 @@ USERNAME_RE = re.compile(r"[a-z0-9_]{3,30}")
 MIN_PASSWORD = 10
 FAILURE_WINDOW = 15 * 60.0
 MAX_FAILURES = 10
+MAX_TRACKED = 10_000  # names and addresses with recent failures
 
 # One hasher for the process: argon2id with the library's RFC 9106 defaults.
 _hasher = PasswordHasher()
@@ -134,8 +135,19 @@ class Accounts:
         if not ok or row is None:
             for key in keys:
                 self._failures[key].append(now)
+            self._forget_old_failures(now)
             raise AccountError("wrong user name or password")
         return Account(row.username, row.name, self.fed.actor_iri(row.username))
+
+    def _forget_old_failures(self, now: float) -> None:
+        # Someone trying many names must not grow this table without end.
+        if len(self._failures) > MAX_TRACKED:
+            for key in [
+                k
+                for k, v in self._failures.items()
+                if not v or v[-1] < now - FAILURE_WINDOW
+            ]:
+                del self._failures[key]
 
     async def set_password(self, username: str, password: str) -> None:
         if len(password) < MIN_PASSWORD:

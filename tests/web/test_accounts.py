@@ -125,3 +125,21 @@ def test_account_commands_answer_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in short.stderr
     changed = account("password", "gaspard", password="another long one")
     assert changed.returncode == 0 and "sessions are closed" in changed.stdout
+
+
+async def test_sign_in_is_throttled_after_ten_failures(site: Site) -> None:
+    await site.sign_up("henri", "the right password")
+    await site.post("/signout", {"csrf": await site.csrf("/me")})
+    token = await site.csrf()
+    for _ in range(10):
+        await site.post(
+            "/signin", {"csrf": token, "username": "henri", "password": "guess"},
+            status=401,
+        )  # fmt: skip
+    # Even the right password waits now (a quarter of an hour).
+    response = await site.post(
+        "/signin",
+        {"csrf": token, "username": "henri", "password": "the right password"},
+        status=401,
+    )
+    assert "too many failed attempts" in await response.text()

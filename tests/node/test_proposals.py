@@ -139,6 +139,9 @@ async def test_votes_tally_and_exclusion(tmp_path: Path) -> None:
 
         await post(node, alice, mastodon_vote(alice, question, "yes", 1))
         await post(node, bob, mastodon_vote(bob, question, "no", 2))
+        # Deliveries are processed concurrently: bob's second vote is sent once
+        # his first is in, as it would arrive from a server (a later vote).
+        await processed(node)
         await post(node, bob, mastodon_vote(bob, question, "yes", 3))  # second vote
         await post(node, carol, mastodon_vote(carol, question, "yes", 4))  # outsider
         await processed(node)

@@ -46,6 +46,7 @@ from federation.resolver import ActorError, KnownActor
 from node.services import Node
 from protocol.errors import BocageError
 from protocol.jsonld import first_id, get_str, ids
+from protocol.mastodon import mention
 from storage.jobs import Job
 from storage.tables import hidden_objects, members, report_notices, reports
 
@@ -678,14 +679,9 @@ def _direct_note(
 ) -> dict[str, Any]:
     """A Note to one actor only, with the Mention Mastodon needs to show it as
     a private mention (INTEROP.md, "Mentions"); ``lines`` are plain text."""
-    host = to.id.split("/")[2]
-    user = to.preferred_username or to.id.rstrip("/").rsplit("/", 1)[-1]
-    mention = (
-        f'<span class="h-card"><a href="{html.escape(to.id)}" class="u-url mention">'
-        f"@<span>{html.escape(user)}</span></a></span>"
-    )
+    link, tag = mention(to.id, to.preferred_username)
     paragraphs = [html.escape(line) for line in lines]
-    content = f"<p>{mention} {paragraphs[0]}</p>" + "".join(
+    content = f"<p>{link} {paragraphs[0]}</p>" + "".join(
         f"<p>{p}</p>" for p in paragraphs[1:]
     )
     return {
@@ -697,7 +693,7 @@ def _direct_note(
         "published": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "to": [to.id],
         "cc": [],
-        "tag": [{"type": "Mention", "href": to.id, "name": f"@{user}@{host}"}],
+        "tag": [tag],
     }
 
 

@@ -44,7 +44,6 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit
 
 import rfc8785
 from aiohttp import web
@@ -57,6 +56,7 @@ from node.charter import MAX_TEXT as MAX_CHARTER
 from node.services import Node
 from protocol.errors import BocageError
 from protocol.jsonld import first_id, get_str
+from protocol.mastodon import mention
 from protocol.tally import (
     ADOPTED,
     OBJECT,
@@ -876,11 +876,7 @@ class Proposals:
         # A direct reply names its reader as Mastodon does: a Mention tag
         # "@user@host" and the content opening with the mention's link
         # (INTEROP.md, "Activities").
-        user = known.preferred_username or voter.rstrip("/").rsplit("/", 1)[-1]
-        link = (
-            f'<span class="h-card"><a href="{html.escape(voter)}" '
-            f'class="u-url mention">@<span>{html.escape(user)}</span></a></span>'
-        )
+        link, tag = mention(voter, known.preferred_username)
         about = html.escape(f"“{row.title}” ({self.iri(row.seq)})")
         note = {
             "id": self.fed.new_id("objects"),
@@ -889,13 +885,7 @@ class Proposals:
             "inReplyTo": get_str(obj, "id") or self.iri(row.seq),
             "content": f"<p>{link} {about}: {html.escape(text)}.</p>",
             "to": [voter],
-            "tag": [
-                {
-                    "type": "Mention",
-                    "href": voter,
-                    "name": f"@{user}@{urlsplit(voter).netloc}",
-                }
-            ],
+            "tag": [tag],
         }
         try:
             await self.node.federation.outbox.direct(

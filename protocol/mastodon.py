@@ -9,7 +9,8 @@ INTEROP.md, "Activities" and "Polls"):
   or of a Create/Update: its sanitised text, content warning, language,
   visibility, mentions and poll — or ``None`` when Mastodon shows nothing;
 * :func:`check_publication`: every way an activity or object we are about to
-  send breaks those rules, one readable line each (an empty list is a pass).
+  send breaks those rules, one readable line each (an empty list is a pass);
+* :func:`mention`: how to name an account so that Mastodon shows a mention.
 
 The model is for our own output: it assumes a well-formed document and does
 not verify ids, signatures or that an actor exists.  It follows Mastodon 4.x;
@@ -108,6 +109,27 @@ class Status:
 
 
 # --- reading ---------------------------------------------------------------------
+
+
+def mention(actor: str, username: str | None = None) -> tuple[str, dict[str, str]]:
+    """The HTML link and the ``Mention`` tag that name ``actor`` in a post.
+
+    Mastodon shows a mention when the tag's ``name`` is ``@user@host`` and the
+    content carries the h-card link (INTEROP.md, "Activities"); the actor
+    must also be addressed.  ``username`` is the actor's preferredUsername,
+    else the last segment of its IRI stands for it.
+    """
+    user = username or actor.rstrip("/").rsplit("/", 1)[-1]
+    link = (
+        f'<span class="h-card"><a href="{html.escape(actor)}" class="u-url mention">'
+        f"@<span>{html.escape(user)}</span></a></span>"
+    )
+    tag = {
+        "type": "Mention",
+        "href": actor,
+        "name": f"@{user}@{urlsplit(actor).netloc}",
+    }
+    return link, tag
 
 
 def _is_public(value: str) -> bool:

@@ -38,7 +38,7 @@ from node.contracts_web import ledger_items, ledger_summary, public_agreements
 from node.services import Node
 from node.web.contract_words import ContractWords, human_size, offer_in_words
 from node.web.i18n import Translator
-from node.web.render import page, render, translator
+from node.web.render import page, query_int, render, translator
 from node.web.replies import replies_to
 from protocol.errors import ProtocolError
 from protocol.html import plain_text
@@ -522,20 +522,7 @@ async def _add_stored_files(tr: Translator, node: Node, view: RecordView) -> Non
 
 
 def _page_number(request: web.Request) -> int:
-    try:
-        number = int(request.query.get("page", "1"))
-    except ValueError:
-        raise web.HTTPBadRequest(reason="page is an integer") from None
-    return min(max(1, number), MAX_PAGE_NUMBER)
-
-
-def _before(request: web.Request) -> int | None:
-    if "before" not in request.query:
-        return None
-    try:
-        return int(request.query["before"])
-    except ValueError:
-        raise web.HTTPBadRequest(reason="before is an integer") from None
+    return min(max(1, query_int(request, "page") or 1), MAX_PAGE_NUMBER)
 
 
 def _cut(text: str, length: int = 300) -> str:
@@ -697,7 +684,7 @@ async def catalogue_page(request: web.Request) -> web.Response:
         )
         title = tr.gettext("Search the catalogue")
     else:
-        before = _before(request)
+        before = query_int(request, "before")
         own = records.c.deleted_at.is_(None) & ~records.c.mirrored
         stmt = select(
             records.c.seq, records.c.id, records.c.title, records.c.description,
@@ -765,7 +752,7 @@ async def services_page(request: web.Request) -> web.Response:
     """``/services``: our service offers, each summed up in one sentence."""
     node = request.app[NODE]
     tr = translator(request)
-    before = _before(request)
+    before = query_int(request, "before")
     own = (
         records.c.deleted_at.is_(None)
         & ~records.c.mirrored

@@ -20,7 +20,14 @@ from node.governance import MEMBER
 from node.proposals import ProposalError
 from node.web.accounts import load_account
 from node.web.pages_people import require_account, see_other
-from node.web.render import checked_form, handle_of, page, render, translator
+from node.web.render import (
+    checked_form,
+    handle_of,
+    page,
+    query_int,
+    render,
+    translator,
+)
 from node.web.replies import replies_to
 from storage.tables import decision_checkpoints, decision_entries
 
@@ -29,10 +36,7 @@ LIST_PAGE = 100  # members or decided proposals per page: far under 100 KB
 
 
 def page_number(request: web.Request) -> int:
-    try:
-        return max(1, int(request.query.get("n", "1")))
-    except ValueError:
-        raise web.HTTPBadRequest(reason="n is a page number") from None
+    return max(1, query_int(request, "n") or 1)
 
 
 # What each kind of decision means, in words (translated in messages.FRENCH).
@@ -127,10 +131,7 @@ async def log_page(request: web.Request) -> web.Response:
     """Entries newest first, LOG_PAGE at a time (``?upto=N``), and how to verify."""
     node = request.app[NODE]
     tr = translator(request)
-    try:
-        upto = int(request.query["upto"]) if "upto" in request.query else None
-    except ValueError:
-        raise web.HTTPBadRequest(reason="upto is an entry number") from None
+    upto = query_int(request, "upto")
     stmt = select(decision_entries.c.idx, decision_entries.c.document)
     if upto is not None:
         stmt = stmt.where(decision_entries.c.idx <= upto)

@@ -68,6 +68,16 @@ def handle_of(iri: str) -> str:
     return f"@{name}@{parts.netloc}"
 
 
+def query_int(request: web.Request, name: str) -> int | None:
+    """The integer ``?name=`` of a page's address, None if absent; 400 if not one."""
+    if name not in request.query:
+        return None
+    try:
+        return int(request.query[name])
+    except ValueError:
+        raise web.HTTPBadRequest(reason=f"{name} is an integer") from None
+
+
 def page(app: web.Application, pattern: str, handler: Handler) -> None:
     """Serve ``handler``'s page to browsers on the route whose path is ``pattern``."""
     app[PAGES][pattern] = handler

@@ -32,7 +32,7 @@ from node.services import Node
 from protocol import dcat
 from protocol.errors import ProtocolError
 from protocol.integrity import create_proof, verify_proof_with_key
-from protocol.jsonld import as_list, first_id, get_str, types
+from protocol.jsonld import as_list, first_id, get_str, parse_instant, types
 from protocol.keys import PublicKey
 from protocol.records import Dataset, RecordError, Service
 from storage.jobs import Job
@@ -66,12 +66,8 @@ def _iso(moment: float) -> datetime:
 
 
 def _timestamp(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    moment = parse_instant(value)
+    return moment.timestamp() if moment is not None else None
 
 
 def record_kind(document: dict[str, Any]) -> str | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -28,6 +27,7 @@ from node.admin import PREFIX
 from node.appkeys import NODE
 from node.contracts import AGREED, PROVIDER, TERMINATED, ContractError
 from node.services import Node
+from protocol.jsonld import parse_instant
 from storage.tables import agreements, data_requests, remote_actors, usage_daily
 
 MAX_AGREEMENTS_SHOWN = 50
@@ -182,12 +182,8 @@ async def public_agreements(
 
 
 def _timestamp(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    moment = parse_instant(value)
+    return moment.timestamp() if moment is not None else None
 
 
 # --- data requests ------------------------------------------------------------

@@ -23,6 +23,7 @@ import importlib
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any, Final
@@ -151,6 +152,20 @@ def get_dict(obj: object, key: str) -> dict[str, Any] | None:
         if isinstance(item, dict):
             return item
     return None
+
+
+def parse_instant(value: object) -> datetime | None:
+    """An ISO 8601 date-time (``published``, ``updated``…), ``Z`` included.
+
+    None when ``value`` is not one; the result is naive when the text names
+    no offset (callers decide whether that is acceptable).
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def check_depth(obj: object, max_depth: int, max_nodes: int | None = None) -> None:

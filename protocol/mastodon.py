@@ -29,7 +29,15 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from protocol.html import LINK_REL, lost_markup, plain_text, sanitise
-from protocol.jsonld import ACTIVITYSTREAMS, as_list, first_id, id_of, ids, types
+from protocol.jsonld import (
+    ACTIVITYSTREAMS,
+    as_list,
+    first_id,
+    id_of,
+    ids,
+    parse_instant,
+    types,
+)
 
 __all__ = [
     "CONVERTED_TYPES",
@@ -312,13 +320,8 @@ def view(activity: Mapping[str, Any], *, followers: str | None = None) -> Status
 
 
 def _instant(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
+    moment = parse_instant(value)
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def _origin_of(url: str | None) -> str | None:

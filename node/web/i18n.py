@@ -16,6 +16,7 @@ from babel.dates import format_datetime
 from babel.numbers import format_decimal
 
 from node.web.messages import FRENCH
+from protocol.jsonld import parse_instant
 
 LANGUAGES = ("fr", "en")
 
@@ -82,10 +83,10 @@ def _format_moment(moment: float | str, short: bool, language: str) -> str:
     # Babel's formatting costs ~0.1 ms; a log page shows dozens of moments,
     # the same ones on every visit.
     if isinstance(moment, str):
-        try:
-            when = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-        except ValueError:
+        parsed = parse_instant(moment)
+        if parsed is None:
             return moment
+        when = parsed
     else:
         when = datetime.fromtimestamp(moment, UTC)
     pattern = "medium" if short else "long"

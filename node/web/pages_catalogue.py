@@ -19,7 +19,7 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
@@ -30,7 +30,7 @@ from urllib.parse import urlencode, urlsplit
 from aiohttp import web
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, func, select
 
 from node.activitypub import PAGE_SIZE, keyset_page
 from node.appkeys import NODE
@@ -582,30 +582,18 @@ async def home_page(request: web.Request) -> web.Response:
                 .group_by(records.c.kind, records.c.mirrored)
             )
         ).all()
-        datasets = (
-            (
-                await conn.execute(
-                    select(*columns)
-                    .where(own, records.c.kind == "Dataset")
-                    .order_by(records.c.seq.desc())
-                    .limit(LATEST)
-                )
+
+        async def latest(kind: str, *extra: Any) -> Sequence[RowMapping]:
+            stmt = (
+                select(*columns, *extra)
+                .where(own, records.c.kind == kind)
+                .order_by(records.c.seq.desc())
+                .limit(LATEST)
             )
-            .mappings()
-            .all()
-        )
-        services = (
-            (
-                await conn.execute(
-                    select(*columns, records.c.document)
-                    .where(own, records.c.kind == "DataService")
-                    .order_by(records.c.seq.desc())
-                    .limit(LATEST)
-                )
-            )
-            .mappings()
-            .all()
-        )
+            return (await conn.execute(stmt)).mappings().all()
+
+        datasets = await latest("Dataset")
+        services = await latest("DataService", records.c.document)
         member_count = (
             await conn.execute(
                 select(func.count())

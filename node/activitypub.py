@@ -349,21 +349,15 @@ async def activity_view(request: web.Request) -> web.Response:
 
 
 async def home(request: web.Request) -> web.StreamResponse:
-    """The node's front page; servers asking for JSON are sent to its actor.
+    """Servers asking for the node's address are sent to its actor.
 
-    Browsers get the home page from :mod:`node.web` before this handler runs;
-    other clients that name no JSON type (``curl``, ``*/*``) get it here.
+    Everyone else gets the home page (:mod:`node.web`) before this runs.
     """
     node = request.app[NODE]
-    if "json" in request.headers.get("Accept", ""):
-        # Returned, not raised, so the negotiation adds its Vary: Accept and
-        # no cache hands this redirect to a browser.
-        actor_iri = node.federation.fed.actor_iri(node.config.node.username)
-        return web.Response(status=302, headers={"Location": actor_iri})
-    # Imported here: node.web builds on this module.
-    from node.web.pages_catalogue import home_page  # noqa: PLC0415
-
-    return await home_page(request)
+    # Returned, not raised, so the negotiation adds its Vary: Accept and no
+    # cache hands this redirect to a browser.
+    actor_iri = node.federation.fed.actor_iri(node.config.node.username)
+    return web.Response(status=302, headers={"Location": actor_iri})
 
 
 def setup_routes(app: web.Application) -> None:

@@ -18,7 +18,7 @@ from node.web import (
     pages_people,
 )
 from node.web.accounts import setup_accounts
-from node.web.render import PAGES, negotiate_pages
+from node.web.render import PAGES, PAGES_BY_DEFAULT, negotiate_pages
 
 STATIC = Path(__file__).parent / "static"
 
@@ -32,6 +32,7 @@ async def stylesheet(request: web.Request) -> web.FileResponse:
 def setup_web(app: web.Application) -> None:
     """Add the pages, the stylesheet and sign-in to ``app`` (before it starts)."""
     app[PAGES] = {}
+    app[PAGES_BY_DEFAULT] = set()
     setup_accounts(app)
     app.middlewares.append(negotiate_pages)
     app.router.add_get("/assets/site.css", stylesheet)

@@ -819,7 +819,7 @@ async def mirror_page(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    page(app, "/", home_page)
+    page(app, "/", home_page, by_default=True)
     page(app, "/catalogue", catalogue_page)
     page(app, "/catalogue/search", catalogue_page)
     page(app, "/{kind}/{slug}", record_page)

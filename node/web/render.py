@@ -35,6 +35,9 @@ log = logging.getLogger("bocage.node.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PAGES: web.AppKey[dict[str, Handler]] = web.AppKey("pages", dict)
+# Patterns whose page also goes to clients that name neither HTML nor JSON
+# (curl's */*): the node's home, which such a visitor means to read.
+PAGES_BY_DEFAULT: web.AppKey[set[str]] = web.AppKey("pages_by_default", set)
 TRANSLATOR: web.RequestKey[Translator] = web.RequestKey("translator")
 NEW_CSRF: web.RequestKey[str] = web.RequestKey("new_csrf")
 CSRF_COOKIE = "bocage_csrf"
@@ -78,9 +81,16 @@ def query_int(request: web.Request, name: str) -> int | None:
         raise web.HTTPBadRequest(reason=f"{name} is an integer") from None
 
 
-def page(app: web.Application, pattern: str, handler: Handler) -> None:
-    """Serve ``handler``'s page to browsers on the route whose path is ``pattern``."""
+def page(
+    app: web.Application, pattern: str, handler: Handler, *, by_default: bool = False
+) -> None:
+    """Serve ``handler``'s page to browsers on the route whose path is ``pattern``.
+
+    With ``by_default``, also to clients whose ``Accept`` names no JSON type.
+    """
     app[PAGES][pattern] = handler
+    if by_default:
+        app[PAGES_BY_DEFAULT].add(pattern)
 
 
 def language(request: web.Request) -> str:
@@ -207,7 +217,13 @@ async def negotiate_pages(request: web.Request, handler: Handler) -> web.StreamR
     resource = request.match_info.route.resource
     pattern = resource.canonical if resource is not None else ""
     chosen = pages.get(pattern) if request.method in ("GET", "HEAD") else None
-    browser = wants_html(request) and "format" not in request.query
+    browser = "format" not in request.query and (
+        wants_html(request)
+        or (
+            pattern in request.app[PAGES_BY_DEFAULT]
+            and "json" not in request.headers.get("Accept", "")
+        )
+    )
     try:
         if chosen is not None and browser:
             await load_account(request)

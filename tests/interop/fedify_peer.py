@@ -22,7 +22,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -470,3 +470,20 @@ class FedifyPeer:
             f"Fedify peer {self.name!r} received no matching activity within "
             f"{timeout}s; received: {summary}; log tail:\n{self.log_tail()}"
         )
+
+
+@contextlib.asynccontextmanager
+async def running_peer(name: str) -> AsyncIterator[FedifyPeer]:
+    """A started peer for a test module; skips (with the reason) without Node.js."""
+    import pytest  # noqa: PLC0415 - only the fixtures need it
+
+    reason = skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    await asyncio.to_thread(ensure_installed)
+    peer = FedifyPeer(name)
+    await peer.start()
+    try:
+        yield peer
+    finally:
+        await peer.stop()

@@ -21,7 +21,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from fedify_peer import FedifyPeer, SignatureScheme, ensure_installed, skip_reason
+from fedify_peer import FedifyPeer, SignatureScheme, running_peer
 from sqlalchemy import select
 
 from federation.hosts import CAVAGE_RSA
@@ -44,16 +44,8 @@ AS_JSON = "application/activity+json"
 
 @pytest.fixture(scope="module")
 async def peer() -> AsyncIterator[FedifyPeer]:
-    reason = skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    await asyncio.to_thread(ensure_installed)
-    fedify = FedifyPeer("bocage-interop")
-    await fedify.start()
-    try:
+    async with running_peer("bocage-interop") as fedify:
         yield fedify
-    finally:
-        await fedify.stop()
 
 
 @pytest.fixture(scope="module")

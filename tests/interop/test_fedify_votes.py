@@ -8,12 +8,11 @@ come back as ``Update(Question)``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fedify_peer import FedifyPeer, ensure_installed, skip_reason
+from fedify_peer import FedifyPeer, running_peer
 
 from tests.federation.harness import eventually, running_nodes
 from tests.node.test_proposals import processed
@@ -21,16 +20,8 @@ from tests.node.test_proposals import processed
 
 @pytest.fixture(scope="module")
 async def peer() -> AsyncIterator[FedifyPeer]:
-    reason = skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    await asyncio.to_thread(ensure_installed)
-    fedify = FedifyPeer("bocage-votes")
-    await fedify.start()
-    try:
+    async with running_peer("bocage-votes") as fedify:
         yield fedify
-    finally:
-        await fedify.stop()
 
 
 async def test_a_fedify_member_votes_once(peer: FedifyPeer, tmp_path: Path) -> None:

@@ -520,6 +520,12 @@ async def _add_stored_files(tr: Translator, node: Node, view: RecordView) -> Non
 
 # --- the pages ----------------------------------------------------------------
 
+# What a record's card in a list needs (title, summary, link, provenance).
+_CARD_COLUMNS = (
+    records.c.seq, records.c.id, records.c.title, records.c.description,
+    records.c.kind, records.c.mirrored, records.c.origin,
+)  # fmt: skip
+
 
 def _page_number(request: web.Request) -> int:
     return min(max(1, query_int(request, "page") or 1), MAX_PAGE_NUMBER)
@@ -572,8 +578,6 @@ async def home_page(request: web.Request) -> web.Response:
     origin = node.config.origin
     live = records.c.deleted_at.is_(None)
     own = live & ~records.c.mirrored
-    columns = (records.c.id, records.c.title, records.c.description, records.c.kind,
-               records.c.mirrored, records.c.origin)  # fmt: skip
     async with node.db.read() as conn:
         counted = (
             await conn.execute(
@@ -585,7 +589,7 @@ async def home_page(request: web.Request) -> web.Response:
 
         async def latest(kind: str, *extra: Any) -> Sequence[RowMapping]:
             stmt = (
-                select(*columns, *extra)
+                select(*_CARD_COLUMNS, *extra)
                 .where(own, records.c.kind == kind)
                 .order_by(records.c.seq.desc())
                 .limit(LATEST)
@@ -674,10 +678,7 @@ async def catalogue_page(request: web.Request) -> web.Response:
     else:
         before = query_int(request, "before")
         own = records.c.deleted_at.is_(None) & ~records.c.mirrored
-        stmt = select(
-            records.c.seq, records.c.id, records.c.title, records.c.description,
-            records.c.kind, records.c.mirrored, records.c.origin,
-        ).where(own)  # fmt: skip
+        stmt = select(*_CARD_COLUMNS).where(own)
         async with node.db.read() as conn:
             total = (
                 await conn.execute(select(func.count()).select_from(records).where(own))
@@ -746,10 +747,7 @@ async def services_page(request: web.Request) -> web.Response:
         & ~records.c.mirrored
         & (records.c.kind == "DataService")
     )
-    stmt = select(
-        records.c.seq, records.c.id, records.c.title, records.c.description,
-        records.c.kind, records.c.mirrored, records.c.origin, records.c.document,
-    ).where(own)  # fmt: skip
+    stmt = select(*_CARD_COLUMNS, records.c.document).where(own)
     async with node.db.read() as conn:
         total = (
             await conn.execute(select(func.count()).select_from(records).where(own))
